@@ -1,0 +1,153 @@
+package contract
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gantry-dev/gantry/core/device"
+)
+
+// AllocationVersion is the version of the allocation annotations.
+const AllocationVersion = "v1"
+
+// Allocation is the set of device shares a pod holds on one node.
+type Allocation struct {
+	Node       string                `json:"node"`
+	Containers []ContainerAllocation `json:"containers"`
+}
+
+// ContainerAllocation is what one container holds.
+type ContainerAllocation struct {
+	Container string        `json:"container"`
+	Kind      device.Kind   `json:"kind"`
+	Devices   []DeviceShare `json:"devices"`
+}
+
+// DeviceShare is a share of one device.
+type DeviceShare struct {
+	ID    string `json:"id"`
+	Index int    `json:"index"`
+	// Units is the share in percent of the device (1..100).
+	Units int `json:"units"`
+}
+
+// Validate checks shapes and ranges.
+func (a Allocation) Validate() error {
+	if a.Node == "" {
+		return fmt.Errorf("empty node")
+	}
+	seen := map[string]bool{}
+	for i, c := range a.Containers {
+		if c.Container == "" {
+			return fmt.Errorf("containers[%d]: empty container name", i)
+		}
+		if seen[c.Container+"/"+string(c.Kind)] {
+			return fmt.Errorf("containers[%d]: container %q listed twice for kind %q", i, c.Container, c.Kind)
+		}
+		seen[c.Container+"/"+string(c.Kind)] = true
+		if !c.Kind.Valid() {
+			return fmt.Errorf("containers[%d]: unknown kind %q", i, c.Kind)
+		}
+		if len(c.Devices) == 0 {
+			return fmt.Errorf("containers[%d]: no devices", i)
+		}
+		for j, d := range c.Devices {
+			if d.ID == "" {
+				return fmt.Errorf("containers[%d].devices[%d]: empty id", i, j)
+			}
+			if d.Units < 1 || d.Units > device.UnitsPerDevice {
+				return fmt.Errorf("containers[%d].devices[%d]: units %d outside 1..%d", i, j, d.Units, device.UnitsPerDevice)
+			}
+		}
+	}
+	return nil
+}
+
+// Units returns the units the allocation takes on each device ID.
+func (a Allocation) Units() map[string]int {
+	out := map[string]int{}
+	for _, c := range a.Containers {
+		for _, d := range c.Devices {
+			out[d.ID] += d.Units
+		}
+	}
+	return out
+}
+
+// Container returns the allocation of the named container and kind.
+func (a Allocation) Container(name string, k device.Kind) (ContainerAllocation, bool) {
+	for _, c := range a.Containers {
+		if c.Container == name && c.Kind == k {
+			return c, true
+		}
+	}
+	return ContainerAllocation{}, false
+}
+
+type allocationWire struct {
+	Version string `json:"v"`
+	Allocation
+}
+
+// EncodeAllocation returns the annotation value for a.
+func EncodeAllocation(a Allocation) (string, error) {
+	if err := a.Validate(); err != nil {
+		return "", fmt.Errorf("invalid allocation: %w", err)
+	}
+	b, err := json.Marshal(allocationWire{Version: AllocationVersion, Allocation: a})
+	if err != nil {
+		return "", fmt.Errorf("encoding allocation: %w", err)
+	}
+	return string(b), nil
+}
+
+// DecodeAllocation parses an allocation annotation value.
+func DecodeAllocation(value string) (Allocation, error) {
+	var w allocationWire
+	dec := json.NewDecoder(bytes.NewReader([]byte(value)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return Allocation{}, fmt.Errorf("not valid JSON: %w", err)
+	}
+	if w.Version != AllocationVersion {
+		return Allocation{}, fmt.Errorf("version %q is not supported (want %q)", w.Version, AllocationVersion)
+	}
+	if err := w.Allocation.Validate(); err != nil {
+		return Allocation{}, err
+	}
+	return w.Allocation, nil
+}
+
+// Source says which annotation an allocation came from.
+type Source string
+
+const (
+	// FromNode is the node agent's record of what kubelet gave the pod.
+	FromNode Source = "node"
+	// FromScheduler is the scheduler's intent.
+	FromScheduler Source = "scheduler"
+)
+
+// AllocationOf returns the allocation that counts for pod: the node agent's
+// record where it exists, otherwise the scheduler's intent. ok is false when
+// the pod carries neither. A malformed annotation is an error naming it.
+func AllocationOf(pod *corev1.Pod) (a Allocation, src Source, ok bool, err error) {
+	for _, c := range []struct {
+		key string
+		src Source
+	}{{AnnotationAllocated, FromNode}, {AnnotationAllocation, FromScheduler}} {
+		v, found := pod.Annotations[c.key]
+		if !found {
+			continue
+		}
+		a, err := DecodeAllocation(v)
+		if err != nil {
+			return Allocation{}, c.src, false, fmt.Errorf("pod %s/%s: invalid %s annotation: %w", pod.Namespace, pod.Name, c.key, err)
+		}
+		return a, c.src, true, nil
+	}
+	return Allocation{}, "", false, nil
+}

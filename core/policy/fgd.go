@@ -1,0 +1,81 @@
+package policy
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gantry-dev/gantry/core/contract"
+	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/core/share"
+	"github.com/gantry-dev/gantry/core/state"
+)
+
+// fgd is Fragmentation Gradient Descent: place the request where the
+// node's expected fragmentation against the workload grows least. The
+// score is floor(100·sigmoid(-Δ/1000)) with Δ in milli-device units, so it
+// is comparable with the paper's; on a node, a share goes to the lowest-index
+// device with the best score, and whole devices to the lowest free indices.
+type fgd struct {
+	w Workload
+}
+
+func newFGD(o Options) (Strategy, error) {
+	if err := o.Workload.Validate(); err != nil {
+		return nil, fmt.Errorf("FGD needs a workload distribution: %w", err)
+	}
+	return fgd{w: o.Workload.Normalized()}, nil
+}
+
+func (fgd) Normalization() Normalization { return Clamp }
+
+func (f fgd) Score(n *state.NodeState, req *share.Request) (contract.Allocation, int64, bool) {
+	before := NodeFragmentation(n, f.w)
+	cpuAfter := n.CPUFreeMilli
+	if cpuAfter != state.Unlimited {
+		cpuAfter -= req.CPUMilli
+	}
+	var best int64
+	choose := func(n *state.NodeState, part share.Part, cands []state.Cand, free []int) []int {
+		if part.Count > 1 || part.Units == device.UnitsPerDevice {
+			return state.First(n, part, cands, free)
+		}
+		pick, bestScore := 0, int64(-1)
+		for p, c := range cands {
+			free[c.Index] -= part.Units
+			s := fgdScore(Fragmentation(n, free, cpuAfter, f.w) - before)
+			free[c.Index] += part.Units
+			if s > bestScore {
+				pick, bestScore = p, s
+			}
+		}
+		return []int{pick}
+	}
+	alloc, _, ok := state.Place(n, req, choose)
+	if !ok {
+		return alloc, 0, false
+	}
+	free := n.FreeVector()
+	for _, c := range alloc.Containers {
+		for _, d := range c.Devices {
+			free[indexOf(n, d.ID)] -= d.Units
+		}
+	}
+	best = fgdScore(Fragmentation(n, free, cpuAfter, f.w) - before)
+	return alloc, best, true
+}
+
+// fgdScore maps a fragmentation change in units (1 unit = 10 milli) to the
+// paper's integer score.
+func fgdScore(deltaUnits float64) int64 {
+	deltaMilli := deltaUnits * 1000 / device.UnitsPerDevice
+	return int64(math.Floor(100 / (1 + math.Exp(deltaMilli/1000))))
+}
+
+func indexOf(n *state.NodeState, id string) int {
+	for i := range n.Devices {
+		if n.Devices[i].ID == id {
+			return i
+		}
+	}
+	panic("policy: allocation names a device the node does not have: " + id)
+}

@@ -1,0 +1,175 @@
+package share
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/gantry-dev/gantry/core/contract"
+	"github.com/gantry-dev/gantry/core/device"
+)
+
+// InvalidRequestError lists everything malformed about a pod's request. It is
+// never retried: the pod needs fixing.
+type InvalidRequestError struct {
+	Pod  string
+	Errs field.ErrorList
+}
+
+func (e *InvalidRequestError) Error() string {
+	return fmt.Sprintf("pod %s has an invalid Gantry request: %s", e.Pod, e.Errs.ToAggregate().Error())
+}
+
+var modelPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// Parse returns what pod asks for. A pod that asks for no device gets an
+// empty request and no error. Every malformed resource or annotation is
+// reported, each with its field path.
+func Parse(pod *corev1.Pod) (*Request, error) {
+	req := &Request{}
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+
+	for i, c := range pod.Spec.InitContainers {
+		p := spec.Child("initContainers").Index(i).Child("resources")
+		for _, k := range device.Kinds {
+			if _, ok := quantity(c.Resources, contract.ResourceFor(k)); ok {
+				errs = append(errs, field.Forbidden(p.Child("limits").Key(string(contract.ResourceFor(k))),
+					"init containers may not request Gantry devices; request them on a regular container"))
+			}
+		}
+	}
+	for i, c := range pod.Spec.Containers {
+		p := spec.Child("containers").Index(i).Child("resources")
+		var kinds []device.Kind
+		for _, k := range device.Kinds {
+			part, ok, err := parsePart(c, k, p)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if ok {
+				req.Parts = append(req.Parts, part)
+				kinds = append(kinds, k)
+			}
+		}
+		if len(kinds) > 1 {
+			errs = append(errs, field.Forbidden(p.Child("limits"),
+				fmt.Sprintf("a container may request %s or %s, not both", contract.ResourceGPUPercent, contract.ResourceNPUPercent)))
+		}
+		req.CPUMilli += c.Resources.Requests.Cpu().MilliValue()
+		req.MemoryMiB += c.Resources.Requests.Memory().Value() >> 20
+	}
+
+	meta := field.NewPath("metadata", "annotations")
+	for _, k := range device.Kinds {
+		key := contract.ModelsAnnotationFor(k)
+		v, ok := pod.Annotations[key]
+		if !ok {
+			continue
+		}
+		models, err := ParseModels(v)
+		if err != nil {
+			errs = append(errs, field.Invalid(meta.Key(key), v, err.Error()))
+			continue
+		}
+		if req.Total(k) == 0 {
+			errs = append(errs, field.Invalid(meta.Key(key), v,
+				fmt.Sprintf("constrains %s models but the pod requests no %s", k, contract.ResourceFor(k))))
+			continue
+		}
+		if req.Models == nil {
+			req.Models = map[device.Kind][]string{}
+		}
+		req.Models[k] = models
+	}
+	if v, ok := pod.Annotations[contract.AnnotationAllowSharedDevice]; ok {
+		switch v {
+		case "true":
+			req.AllowSharedDevice = true
+		case "false":
+		default:
+			errs = append(errs, field.Invalid(meta.Key(contract.AnnotationAllowSharedDevice), v, `must be "true" or "false"`))
+		}
+	}
+	req.Workload = workloadOf(pod)
+	req.Pod = pod.Namespace + "/" + pod.Name
+	if len(errs) > 0 {
+		return nil, &InvalidRequestError{Pod: pod.Namespace + "/" + pod.Name, Errs: errs}
+	}
+	req.SortParts()
+	return req, nil
+}
+
+func quantity(r corev1.ResourceRequirements, name corev1.ResourceName) (resource.Quantity, bool) {
+	if q, ok := r.Limits[name]; ok {
+		return q, true
+	}
+	q, ok := r.Requests[name]
+	return q, ok
+}
+
+func parsePart(c corev1.Container, k device.Kind, p *field.Path) (Part, bool, *field.Error) {
+	name := contract.ResourceFor(k)
+	q, ok := quantity(c.Resources, name)
+	if !ok {
+		return Part{}, false, nil
+	}
+	path := p.Child("limits").Key(string(name))
+	if rq, ok := c.Resources.Requests[name]; ok && rq.Cmp(q) != 0 {
+		return Part{}, false, field.Invalid(p.Child("requests").Key(string(name)), rq.String(), "must equal the limit "+q.String())
+	}
+	v, exact := q.AsInt64()
+	if !exact {
+		return Part{}, false, field.Invalid(path, q.String(), "must be a whole number of percent (1..100, or a multiple of 100 for whole devices)")
+	}
+	switch {
+	case v == 0:
+		return Part{}, false, nil
+	case v < 0:
+		return Part{}, false, field.Invalid(path, v, "must not be negative")
+	case v <= device.UnitsPerDevice:
+		return Part{Container: c.Name, Kind: k, Count: 1, Units: int(v)}, true, nil
+	case v%device.UnitsPerDevice != 0:
+		return Part{}, false, field.Invalid(path, v, fmt.Sprintf("above %d must be a whole multiple of %d (whole devices); %d is %d.%02d devices",
+			device.UnitsPerDevice, device.UnitsPerDevice, v, v/device.UnitsPerDevice, v%device.UnitsPerDevice))
+	default:
+		return Part{Container: c.Name, Kind: k, Count: int(v / device.UnitsPerDevice), Units: device.UnitsPerDevice}, true, nil
+	}
+}
+
+// ParseModels parses a model list such as "V100M16|V100M32".
+func ParseModels(v string) ([]string, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, fmt.Errorf("empty model list; omit the annotation to accept any model")
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range strings.Split(v, "|") {
+		m = strings.TrimSpace(m)
+		if !modelPattern.MatchString(m) {
+			return nil, fmt.Errorf("model %q is not a valid model name (letters, digits, '.', '_' and '-', separated by '|')", m)
+		}
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func workloadOf(pod *corev1.Pod) string {
+	if w := pod.Labels[contract.LabelWorkload]; w != "" {
+		return pod.Namespace + "/" + w
+	}
+	for _, ref := range pod.OwnerReferences {
+		if ref.Controller != nil && *ref.Controller {
+			return pod.Namespace + "/" + ref.Kind + "/" + ref.Name
+		}
+	}
+	return ""
+}
