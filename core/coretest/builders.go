@@ -149,7 +149,9 @@ func (w *PodWrapper) Container(name string) *PodWrapper {
 	return w
 }
 
-func (w *PodWrapper) last() *corev1.Container { return &w.pod.Spec.Containers[len(w.pod.Spec.Containers)-1] }
+func (w *PodWrapper) last() *corev1.Container {
+	return &w.pod.Spec.Containers[len(w.pod.Spec.Containers)-1]
+}
 
 // Limit sets a limit (and the equal request) on the last container.
 func (w *PodWrapper) Limit(name corev1.ResourceName, q string) *PodWrapper {
@@ -201,7 +203,9 @@ func (w *PodWrapper) Label(k, v string) *PodWrapper {
 }
 
 // Models restricts the GPU models.
-func (w *PodWrapper) Models(v string) *PodWrapper { return w.Annotation(contract.AnnotationGPUModels, v) }
+func (w *PodWrapper) Models(v string) *PodWrapper {
+	return w.Annotation(contract.AnnotationGPUModels, v)
+}
 
 // Workload names the workload the pod is a replica of.
 func (w *PodWrapper) Workload(name string) *PodWrapper { return w.Label(contract.LabelWorkload, name) }

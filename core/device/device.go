@@ -45,7 +45,7 @@ type Device struct {
 	// ID is stable across reboots (the NVML UUID for NVIDIA GPUs).
 	ID string `json:"id"`
 	// Index is the device's position on the node, 0-based and unique.
-	Index int `json:"index"`
+	Index int  `json:"index"`
 	Kind  Kind `json:"kind"`
 	// Vendor is e.g. "nvidia" or "huawei".
 	Vendor string `json:"vendor,omitempty"`
