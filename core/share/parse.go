@@ -2,7 +2,6 @@ package share
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,7 +23,9 @@ func (e *InvalidRequestError) Error() string {
 	return fmt.Sprintf("pod %s has an invalid Gantry request: %s", e.Pod, e.Errs.ToAggregate().Error())
 }
 
-var modelPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+// MaxDevices is the most devices one container may ask for; larger values
+// are rejected rather than risk overflowing unit sums.
+const MaxDevices = 1024
 
 // Parse returns what pod asks for. A pod that asks for no device gets an
 // empty request and no error. Every malformed resource or annotation is
@@ -37,18 +38,27 @@ func Parse(pod *corev1.Pod) (*Request, error) {
 	for i, c := range pod.Spec.InitContainers {
 		p := spec.Child("initContainers").Index(i).Child("resources")
 		for _, k := range device.Kinds {
-			if _, ok := quantity(c.Resources, contract.ResourceFor(k)); ok {
-				errs = append(errs, field.Forbidden(p.Child("limits").Key(string(contract.ResourceFor(k))),
+			name := contract.ResourceFor(k)
+			where := "limits"
+			if _, ok := c.Resources.Limits[name]; !ok {
+				where = "requests"
+			}
+			if _, ok := quantity(c.Resources, name); ok {
+				errs = append(errs, field.Forbidden(p.Child(where).Key(string(name)),
 					"init containers may not request Gantry devices; request them on a regular container"))
 			}
 		}
 	}
+	// malformed records the kinds some container asks for in a malformed
+	// way, so that a model annotation is not also blamed for them.
+	malformed := map[device.Kind]bool{}
 	for i, c := range pod.Spec.Containers {
 		p := spec.Child("containers").Index(i).Child("resources")
 		var kinds []device.Kind
 		for _, k := range device.Kinds {
 			part, ok, err := parsePart(c, k, p)
 			if err != nil {
+				malformed[k] = true
 				errs = append(errs, err)
 				continue
 			}
@@ -77,7 +87,7 @@ func Parse(pod *corev1.Pod) (*Request, error) {
 			errs = append(errs, field.Invalid(meta.Key(key), v, err.Error()))
 			continue
 		}
-		if req.Total(k) == 0 {
+		if req.Total(k) == 0 && !malformed[k] {
 			errs = append(errs, field.Invalid(meta.Key(key), v,
 				fmt.Sprintf("constrains %s models but the pod requests no %s", k, contract.ResourceFor(k))))
 			continue
@@ -96,7 +106,7 @@ func Parse(pod *corev1.Pod) (*Request, error) {
 			errs = append(errs, field.Invalid(meta.Key(contract.AnnotationAllowSharedDevice), v, `must be "true" or "false"`))
 		}
 	}
-	req.Workload = workloadOf(pod)
+	req.Workload = WorkloadOf(pod)
 	req.Pod = pod.Namespace + "/" + pod.Name
 	if len(errs) > 0 {
 		return nil, &InvalidRequestError{Pod: pod.Namespace + "/" + pod.Name, Errs: errs}
@@ -132,6 +142,8 @@ func parsePart(c corev1.Container, k device.Kind, p *field.Path) (Part, bool, *f
 		return Part{}, false, nil
 	case v < 0:
 		return Part{}, false, field.Invalid(path, v, "must not be negative")
+	case v > MaxDevices*device.UnitsPerDevice:
+		return Part{}, false, field.Invalid(path, v, fmt.Sprintf("asks for more than %d devices", MaxDevices))
 	case v <= device.UnitsPerDevice:
 		return Part{Container: c.Name, Kind: k, Count: 1, Units: int(v)}, true, nil
 	case v%device.UnitsPerDevice != 0:
@@ -151,7 +163,7 @@ func ParseModels(v string) ([]string, error) {
 	seen := map[string]bool{}
 	for _, m := range strings.Split(v, "|") {
 		m = strings.TrimSpace(m)
-		if !modelPattern.MatchString(m) {
+		if !device.ValidModel(m) {
 			return nil, fmt.Errorf("model %q is not a valid model name (letters, digits, '.', '_' and '-', separated by '|')", m)
 		}
 		if !seen[m] {
@@ -162,7 +174,9 @@ func ParseModels(v string) ([]string, error) {
 	return out, nil
 }
 
-func workloadOf(pod *corev1.Pod) string {
+// WorkloadOf returns the workload key pod is a replica of: its
+// gantry.dev/workload label, else its controller owner, else "".
+func WorkloadOf(pod *corev1.Pod) string {
 	if w := pod.Labels[contract.LabelWorkload]; w != "" {
 		return pod.Namespace + "/" + w
 	}

@@ -1,0 +1,135 @@
+package deviceshare
+
+import (
+	"errors"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/gantry-dev/gantry/core/contract"
+	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/core/share"
+	"github.com/gantry-dev/gantry/core/state"
+)
+
+// nodeCache memoises each node's device state per NodeInfo generation and
+// remembers the allocations reserved but not yet visible on the pods.
+type nodeCache struct {
+	mu      sync.RWMutex
+	nodes   map[string]*nodeEntry
+	assumed map[types.UID]contract.Allocation
+}
+
+type nodeEntry struct {
+	generation int64
+	inventory  string
+	inv        device.Inventory
+	invErr     error
+	state      *state.NodeState
+	// skipped lists pods whose records could not be applied, for logs.
+	skipped []skippedPod
+}
+
+type skippedPod struct {
+	pod *corev1.Pod
+	err error
+}
+
+func newNodeCache() *nodeCache {
+	return &nodeCache{nodes: map[string]*nodeEntry{}, assumed: map[types.UID]contract.Allocation{}}
+}
+
+// stateFor returns the device state of the node in ni. The state is shared
+// and must not be changed; Clone it first. A node whose inventory annotation
+// is malformed yields a *contract.InvalidInventoryError; a node with no
+// inventory yields a state without devices.
+func (c *nodeCache) stateFor(ni fwk.NodeInfo) (*state.NodeState, []skippedPod, error) {
+	node := ni.Node()
+	if node == nil {
+		return nil, nil, errors.New("node not found")
+	}
+	gen := ni.GetGeneration()
+	raw := node.Annotations[contract.AnnotationInventory]
+	c.mu.RLock()
+	e := c.nodes[node.Name]
+	c.mu.RUnlock()
+	if e != nil && e.generation == gen && e.inventory == raw {
+		return e.state, e.skipped, e.invErr
+	}
+
+	ne := &nodeEntry{generation: gen, inventory: raw}
+	if e != nil && e.inventory == raw {
+		ne.inv, ne.invErr = e.inv, e.invErr
+	} else {
+		ne.inv, ne.invErr = contract.InventoryOf(node)
+		if errors.Is(ne.invErr, contract.ErrNoInventory) {
+			ne.invErr = nil
+		}
+	}
+	if ne.invErr == nil {
+		ne.state, ne.skipped = c.build(node, ne.inv, ni.GetPods())
+	}
+	c.mu.Lock()
+	c.nodes[node.Name] = ne
+	c.mu.Unlock()
+	return ne.state, ne.skipped, ne.invErr
+}
+
+// build applies the allocation of every pod on the node: the node agent's
+// record first, then the scheduler's annotation, then a reservation of
+// this scheduler that is not on the pod yet.
+func (c *nodeCache) build(node *corev1.Node, inv device.Inventory, pods []fwk.PodInfo) (*state.NodeState, []skippedPod) {
+	st := state.New(node.Name, node.Labels[corev1.LabelTopologyZone], inv)
+	var skipped []skippedPod
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, pi := range pods {
+		pod := pi.GetPod()
+		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		alloc, _, ok, err := contract.AllocationOf(pod)
+		if err != nil {
+			skipped = append(skipped, skippedPod{pod: pod, err: err})
+			ok = false
+		}
+		if ok && alloc.Node != node.Name {
+			// A record for another node: stale or forged, never ours.
+			ok = false
+		}
+		if !ok {
+			alloc, ok = c.assumed[pod.UID]
+		}
+		if !ok {
+			continue
+		}
+		if err := st.Assign(string(pod.UID), state.Holding{Allocation: alloc, Workload: share.WorkloadOf(pod)}); err != nil {
+			skipped = append(skipped, skippedPod{pod: pod, err: err})
+		}
+	}
+	return st, skipped
+}
+
+// assume remembers a reservation until the pod carries it.
+func (c *nodeCache) assume(uid types.UID, alloc contract.Allocation) {
+	c.mu.Lock()
+	c.assumed[uid] = alloc
+	c.mu.Unlock()
+}
+
+// forget drops a reservation.
+func (c *nodeCache) forget(uid types.UID) {
+	c.mu.Lock()
+	delete(c.assumed, uid)
+	c.mu.Unlock()
+}
+
+// assumedFor returns the reservation of a pod.
+func (c *nodeCache) assumedFor(uid types.UID) (contract.Allocation, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	a, ok := c.assumed[uid]
+	return a, ok
+}

@@ -1,0 +1,84 @@
+package deviceshare
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/gantry-dev/gantry/core/policy"
+	"github.com/gantry-dev/gantry/scheduler/apis/config"
+	"github.com/gantry-dev/gantry/scheduler/apis/config/scheme"
+)
+
+// Name is the plugin's name in KubeSchedulerConfiguration.
+const Name = "GantryDeviceShare"
+
+// DeviceShare places fractional and whole device shares.
+type DeviceShare struct {
+	handle   fwk.Handle
+	args     *config.DeviceShareArgs
+	strategy *strategyHolder
+	nodes    *nodeCache
+	workload *observedWorkload
+}
+
+var (
+	_ fwk.PreFilterPlugin   = &DeviceShare{}
+	_ fwk.FilterPlugin      = &DeviceShare{}
+	_ fwk.PreScorePlugin    = &DeviceShare{}
+	_ fwk.ScorePlugin       = &DeviceShare{}
+	_ fwk.ScoreExtensions   = &DeviceShare{}
+	_ fwk.ReservePlugin     = &DeviceShare{}
+	_ fwk.PreBindPlugin     = &DeviceShare{}
+	_ fwk.EnqueueExtensions = &DeviceShare{}
+	_ fwk.SignPlugin        = &DeviceShare{}
+)
+
+// Name returns the plugin's name.
+func (pl *DeviceShare) Name() string { return Name }
+
+// New builds the plugin from its args: a *runtime.Unknown holding
+// gantry.dev/v1alpha1 DeviceShareArgs as kube-scheduler passes out-of-tree
+// args, an already decoded *config.DeviceShareArgs, or nil for defaults.
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+	args, err := decodeArgs(obj)
+	if err != nil {
+		return nil, err
+	}
+	return NewWithArgs(ctx, args, h)
+}
+
+// NewWithArgs builds the plugin from decoded, validated args.
+func NewWithArgs(ctx context.Context, args *config.DeviceShareArgs, h fwk.Handle) (*DeviceShare, error) {
+	logger := klog.FromContext(ctx).WithValues("plugin", Name)
+	pl := &DeviceShare{handle: h, args: args, nodes: newNodeCache(), workload: newObservedWorkload(args.WorkloadCoveragePercent)}
+	holder, err := newStrategyHolder(args, pl.workload)
+	if err != nil {
+		return nil, err
+	}
+	pl.strategy = holder
+	registerMetrics()
+	logger.V(2).Info("Plugin ready", "policy", args.Policy, "zoneSpreadWeight", args.ZoneSpreadWeight, "inlineWorkloadShapes", len(args.Workload))
+	return pl, nil
+}
+
+func decodeArgs(obj runtime.Object) (*config.DeviceShareArgs, error) {
+	path := field.NewPath("pluginConfig").Key(Name).Child("args")
+	switch a := obj.(type) {
+	case nil:
+		return scheme.DecodeArgs(nil, path)
+	case *runtime.Unknown:
+		return scheme.DecodeArgs(a.Raw, path)
+	case *config.DeviceShareArgs:
+		return a, nil
+	default:
+		return nil, fmt.Errorf("want args of type DeviceShareArgs, got %T", obj)
+	}
+}
+
+// Strategy returns the policy in force (for tests and the simulator).
+func (pl *DeviceShare) Strategy() policy.Strategy { return pl.strategy.get() }

@@ -1,0 +1,33 @@
+package deviceshare
+
+import (
+	"context"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/gantry-dev/gantry/core/share"
+)
+
+// PreFilter parses the pod's request once. A malformed request rejects the
+// pod as unresolvable with a message naming every bad field; a pod that asks
+// for no device skips the plugin's Filter.
+func (pl *DeviceShare) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	req, err := share.Parse(pod)
+	if err != nil {
+		klog.FromContext(ctx).V(3).Info("Rejecting malformed request", "pod", klog.KObj(pod), "err", err)
+		metricInvalidRequests.Inc()
+		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
+	}
+	cs.Write(preFilterStateKey, &preFilterState{req: req})
+	if req.Empty() {
+		return nil, fwk.NewStatus(fwk.Skip)
+	}
+	pl.workload.observe(pod.UID, req)
+	return nil, nil
+}
+
+// PreFilterExtensions returns nil: device state is read per node from the
+// NodeInfo the framework passes, so preemption's what-if pods are seen.
+func (pl *DeviceShare) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
