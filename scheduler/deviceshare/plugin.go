@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	v1 "k8s.io/api/core/v1"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/klog/v2"
@@ -24,6 +26,20 @@ type DeviceShare struct {
 	strategy *strategyHolder
 	nodes    *nodeCache
 	workload *observedWorkload
+	write    AllocationWriter
+}
+
+// AllocationWriter records the chosen devices on the pod; by default a
+// patch of the gantry.dev/allocation annotation through the API server.
+// The simulator writes on its in-memory pods instead.
+type AllocationWriter func(ctx context.Context, pod *v1.Pod, value string) error
+
+// Option changes how the plugin is built.
+type Option func(*DeviceShare)
+
+// WithAllocationWriter replaces the API-server patch of PreBind.
+func WithAllocationWriter(w AllocationWriter) Option {
+	return func(pl *DeviceShare) { pl.write = w }
 }
 
 var (
@@ -53,9 +69,13 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 }
 
 // NewWithArgs builds the plugin from decoded, validated args.
-func NewWithArgs(ctx context.Context, args *config.DeviceShareArgs, h fwk.Handle) (*DeviceShare, error) {
+func NewWithArgs(ctx context.Context, args *config.DeviceShareArgs, h fwk.Handle, opts ...Option) (*DeviceShare, error) {
 	logger := klog.FromContext(ctx).WithValues("plugin", Name)
 	pl := &DeviceShare{handle: h, args: args, nodes: newNodeCache(), workload: newObservedWorkload(args.WorkloadCoveragePercent)}
+	pl.write = pl.patchPod
+	for _, o := range opts {
+		o(pl)
+	}
 	holder, err := newStrategyHolder(args, pl.workload)
 	if err != nil {
 		return nil, err
@@ -82,3 +102,6 @@ func decodeArgs(obj runtime.Object) (*config.DeviceShareArgs, error) {
 
 // Strategy returns the policy in force (for tests and the simulator).
 func (pl *DeviceShare) Strategy() policy.Strategy { return pl.strategy.get() }
+
+// Args returns the plugin's decoded args.
+func (pl *DeviceShare) Args() *config.DeviceShareArgs { return pl.args }

@@ -31,12 +31,19 @@ func (pl *DeviceShare) PreBind(ctx context.Context, cs fwk.CycleState, pod *v1.P
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{contract.AnnotationAllocation: value}}})
-	if err != nil {
-		return fwk.AsStatus(err)
-	}
-	if _, err := pl.handle.ClientSet().CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1PatchOptions); err != nil {
+	if err := pl.write(ctx, pod, value); err != nil {
 		return fwk.AsStatus(fmt.Errorf("writing %s on pod %s/%s: %w", contract.AnnotationAllocation, pod.Namespace, pod.Name, err))
 	}
 	return nil
+}
+
+// patchPod is the default AllocationWriter: a strategic merge patch that
+// touches only the allocation annotation.
+func (pl *DeviceShare) patchPod(ctx context.Context, pod *v1.Pod, value string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{contract.AnnotationAllocation: value}}})
+	if err != nil {
+		return err
+	}
+	_, err = pl.handle.ClientSet().CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1PatchOptions)
+	return err
 }

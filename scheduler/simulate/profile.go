@@ -1,0 +1,72 @@
+package simulate
+
+import (
+	"fmt"
+
+	"k8s.io/kubernetes/pkg/scheduler/apis/config"
+	kubeschedulerscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
+)
+
+// DefaultProfile is the profile the simulations run: the filters a stock
+// profile applies to a pod with no volumes or affinity between pods, and
+// GantryDeviceShare as the only scorer, as in the FGD paper's simulator.
+const DefaultProfile = `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+  - schedulerName: gantry-scheduler
+    percentageOfNodesToScore: 100
+    plugins:
+      multiPoint:
+        enabled:
+          - name: GantryDeviceShare
+            weight: 1
+    pluginConfig:
+      - name: NodeResourcesFit
+        args:
+          # GantryDeviceShare owns gantry.dev resources card by card.
+          ignoredResourceGroups: ["gantry.dev"]
+`
+
+// LoadProfile decodes a KubeSchedulerConfiguration (defaulted as
+// kube-scheduler defaults it) and returns its first profile.
+func LoadProfile(yaml string) (*config.KubeSchedulerProfile, error) {
+	obj, _, err := kubeschedulerscheme.Codecs.UniversalDecoder().Decode([]byte(yaml), nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decoding scheduler configuration: %w", err)
+	}
+	cfg, ok := obj.(*config.KubeSchedulerConfiguration)
+	if !ok {
+		return nil, fmt.Errorf("want KubeSchedulerConfiguration, got %T", obj)
+	}
+	if len(cfg.Profiles) == 0 {
+		return nil, fmt.Errorf("scheduler configuration has no profiles")
+	}
+	return &cfg.Profiles[0], nil
+}
+
+// Trim keeps in a profile only the plugins that matter when pods carry no
+// volumes, no inter-pod affinity and no topology spread constraints, and
+// drops every scorer but keep. It makes large simulations fast without
+// changing where such pods go.
+func Trim(p *config.KubeSchedulerProfile, keep string) {
+	drop := map[string]bool{
+		"VolumeBinding": true, "VolumeRestrictions": true, "VolumeZone": true, "NodeVolumeLimits": true,
+		"EBSLimits": true, "GCEPDLimits": true, "AzureDiskLimits": true, "InterPodAffinity": true,
+		"PodTopologySpread": true, "DynamicResources": true, "ImageLocality": true, "NodePorts": true,
+		"DefaultPreemption": true, "SchedulingGates": true, "GangScheduling": true, "TopologyPlacement": true,
+	}
+	out := p.Plugins.MultiPoint.Enabled[:0]
+	weight := int32(1)
+	for _, pl := range p.Plugins.MultiPoint.Enabled {
+		if pl.Name == keep && pl.Weight > 0 {
+			weight = pl.Weight
+		}
+		if !drop[pl.Name] {
+			out = append(out, pl)
+		}
+	}
+	p.Plugins.MultiPoint.Enabled = out
+	only := []config.Plugin{{Name: keep, Weight: weight}}
+	p.Plugins.PreScore = config.PluginSet{Enabled: only[:1:1], Disabled: []config.Plugin{{Name: "*"}}}
+	p.Plugins.Score = config.PluginSet{Enabled: only, Disabled: []config.Plugin{{Name: "*"}}}
+}

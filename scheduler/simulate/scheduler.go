@@ -1,0 +1,213 @@
+package simulate
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	"k8s.io/kubernetes/pkg/scheduler/metrics"
+
+	"github.com/gantry-dev/gantry/core/contract"
+	gantryconfig "github.com/gantry-dev/gantry/scheduler/apis/config"
+	"github.com/gantry-dev/gantry/scheduler/deviceshare"
+)
+
+var registerMetrics sync.Once
+
+// Scheduler places pods on a Cluster through a real framework.
+type Scheduler struct {
+	fw      framework.Framework
+	cluster *Cluster
+	plugin  *deviceshare.DeviceShare
+}
+
+// Options configure a Scheduler.
+type Options struct {
+	// Profile is a KubeSchedulerConfiguration; DefaultProfile when empty.
+	Profile string
+	// Args are the plugin's decoded args; they override any pluginConfig
+	// for GantryDeviceShare in Profile.
+	Args *gantryconfig.DeviceShareArgs
+	// Full keeps every plugin of the profile; by default Trim drops the
+	// ones that cannot matter in a simulation.
+	Full bool
+}
+
+// NewScheduler builds the framework over cluster.
+func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler, error) {
+	registerMetrics.Do(metrics.Register)
+	if o.Profile == "" {
+		o.Profile = DefaultProfile
+	}
+	profile, err := LoadProfile(o.Profile)
+	if err != nil {
+		return nil, err
+	}
+	if !o.Full {
+		Trim(profile, deviceshare.Name)
+	}
+	s := &Scheduler{cluster: cluster}
+	registry := plugins.NewInTreeRegistry()
+	if err := registry.Register(deviceshare.Name, func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+		args := o.Args
+		if args == nil {
+			var err error
+			if args, err = decodeArgs(obj); err != nil {
+				return nil, err
+			}
+		}
+		pl, err := deviceshare.NewWithArgs(ctx, args, h, deviceshare.WithAllocationWriter(writeOnPod))
+		s.plugin = pl
+		return pl, err
+	}); err != nil {
+		return nil, err
+	}
+	fw, err := frameworkruntime.NewFramework(ctx, registry, profile,
+		frameworkruntime.WithSnapshotSharedLister(cluster),
+		frameworkruntime.WithParallelism(1),
+		frameworkruntime.WithPodNominator(nil),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("building the scheduling framework: %w", err)
+	}
+	s.fw = fw
+	return s, nil
+}
+
+func decodeArgs(obj runtime.Object) (*gantryconfig.DeviceShareArgs, error) {
+	pl, err := deviceshare.New(context.Background(), obj, nil)
+	if err != nil {
+		return nil, err
+	}
+	return pl.(*deviceshare.DeviceShare).Args(), nil
+}
+
+// writeOnPod records the allocation on the in-memory pod PreBind is given.
+func writeOnPod(_ context.Context, pod *v1.Pod, value string) error {
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations[contract.AnnotationAllocation] = value
+	return nil
+}
+
+// Plugin returns the GantryDeviceShare instance the framework runs.
+func (s *Scheduler) Plugin() *deviceshare.DeviceShare { return s.plugin }
+
+// Result is the outcome of scheduling one pod.
+type Result struct {
+	// Node is where the pod went; empty when it fits nowhere.
+	Node string
+	// Pod is the bound pod (with its allocation annotation), or nil.
+	Pod *v1.Pod
+	// Status says why the pod fits nowhere: every node's reason, counted.
+	Status *fwk.Status
+}
+
+// Schedule runs one scheduling cycle for pod and, when a node fits, binds a
+// copy of it there (the cluster changes). pod itself is not changed.
+func (s *Scheduler) Schedule(ctx context.Context, pod *v1.Pod) Result {
+	return s.schedule(ctx, pod, true)
+}
+
+// Feasible reports the nodes pod fits on without placing it.
+func (s *Scheduler) Feasible(ctx context.Context, pod *v1.Pod) ([]fwk.NodeInfo, *fwk.Status) {
+	cs := framework.NewCycleState()
+	feasible, st := s.filter(ctx, cs, pod)
+	return feasible, st
+}
+
+func (s *Scheduler) filter(ctx context.Context, cs *framework.CycleState, pod *v1.Pod) ([]fwk.NodeInfo, *fwk.Status) {
+	pre, st, _ := s.fw.RunPreFilterPlugins(ctx, cs, pod)
+	if !st.IsSuccess() {
+		return nil, st
+	}
+	nodes := s.cluster.Nodes()
+	var feasible []fwk.NodeInfo
+	reasons := map[string]int{}
+	code := fwk.UnschedulableAndUnresolvable
+	for _, ni := range nodes {
+		if pre != nil && !pre.AllNodes() && !pre.NodeNames.Has(ni.Node().Name) {
+			continue
+		}
+		st := s.fw.RunFilterPlugins(ctx, cs, pod, ni)
+		if st.IsSuccess() {
+			feasible = append(feasible, ni)
+			continue
+		}
+		if st.Code() == fwk.Error {
+			return nil, st
+		}
+		if st.Code() != fwk.UnschedulableAndUnresolvable {
+			code = fwk.Unschedulable
+		}
+		for _, r := range st.Reasons() {
+			reasons[r]++
+		}
+	}
+	if len(feasible) == 0 {
+		return nil, fwk.NewStatus(code, summarize(len(nodes), reasons))
+	}
+	return feasible, nil
+}
+
+// summarize writes reasons the way kube-scheduler's FitError does:
+// "0/3 nodes are available: 2 node has no GPU, 1 ...".
+func summarize(total int, reasons map[string]int) string {
+	var parts []string
+	for r, n := range reasons {
+		parts = append(parts, fmt.Sprintf("%d %s", n, r))
+	}
+	sort.Strings(parts)
+	return fmt.Sprintf("0/%d nodes are available: %s.", total, strings.Join(parts, ", "))
+}
+
+func (s *Scheduler) schedule(ctx context.Context, pod *v1.Pod, bind bool) Result {
+	cs := framework.NewCycleState()
+	feasible, st := s.filter(ctx, cs, pod)
+	if st != nil {
+		return Result{Status: st}
+	}
+	node := feasible[0].Node().Name
+	if len(feasible) > 1 {
+		if st := s.fw.RunPreScorePlugins(ctx, cs, pod, feasible); !st.IsSuccess() {
+			return Result{Status: st}
+		}
+		scores, st := s.fw.RunScorePlugins(ctx, cs, pod, feasible)
+		if !st.IsSuccess() {
+			return Result{Status: st}
+		}
+		best := int64(-1)
+		for _, sc := range scores { // feasible is in tie-break order; the first best wins
+			if sc.TotalScore > best {
+				best, node = sc.TotalScore, sc.Name
+			}
+		}
+	}
+	if !bind {
+		return Result{Node: node}
+	}
+	bound := pod.DeepCopy()
+	if st := s.fw.RunReservePluginsReserve(ctx, cs, bound, node); !st.IsSuccess() {
+		s.fw.RunReservePluginsUnreserve(ctx, cs, bound, node)
+		return Result{Status: st}
+	}
+	if st := s.fw.RunPreBindPlugins(ctx, cs, bound, node); !st.IsSuccess() {
+		s.fw.RunReservePluginsUnreserve(ctx, cs, bound, node)
+		return Result{Status: st}
+	}
+	bound.Spec.NodeName = node
+	if err := s.cluster.Bind(bound); err != nil {
+		s.fw.RunReservePluginsUnreserve(ctx, cs, bound, node)
+		return Result{Status: fwk.AsStatus(err)}
+	}
+	return Result{Node: node, Pod: bound}
+}
