@@ -1,0 +1,138 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/gantry-dev/gantry/core/contract"
+	"github.com/gantry-dev/gantry/test/harness"
+)
+
+// schedulerConfig runs gantry-scheduler next to a stock profile, so the
+// same binary can be compared with kube-scheduler's defaults.
+const schedulerConfig = `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: %q
+  qps: 5000
+  burst: 5000
+leaderElection:
+  leaderElect: false
+profiles:
+  - schedulerName: default-scheduler
+  - schedulerName: gantry-scheduler
+    plugins:
+      multiPoint:
+        enabled:
+          - name: GantryDeviceShare
+            weight: 10
+    pluginConfig:
+      - name: NodeResourcesFit
+        args:
+          ignoredResourceGroups: ["gantry.dev"]
+      - name: GantryDeviceShare
+        args:
+          apiVersion: gantry.dev/v1alpha1
+          kind: DeviceShareArgs
+          policy: %s
+          zoneSpreadWeight: 70
+`
+
+// env is a control plane with gantry-scheduler running against it.
+type env struct {
+	cp        *harness.ControlPlane
+	client    kubernetes.Interface
+	scheduler *harness.Process
+}
+
+func startEnv(t testing.TB, policy string) *env {
+	t.Helper()
+	cp := harness.Start(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "scheduler-config.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(schedulerConfig, cp.KubeconfigPath, policy)), 0o600))
+	port, err := harness.FreePort()
+	require.NoError(t, err)
+	sched := harness.StartProcess(t, "gantry-scheduler",
+		"--config="+cfg,
+		"--authentication-kubeconfig="+cp.KubeconfigPath,
+		"--authorization-kubeconfig="+cp.KubeconfigPath,
+		"--bind-address=127.0.0.1",
+		fmt.Sprintf("--secure-port=%d", port),
+		"--v=2",
+	)
+	return &env{cp: cp, client: cp.Client, scheduler: sched}
+}
+
+func (e *env) createNodes(t testing.TB, nodes ...*corev1.Node) {
+	t.Helper()
+	ctx := context.Background()
+	for _, n := range nodes {
+		_, err := harness.CreateReadyNode(ctx, e.client, n)
+		require.NoError(t, err)
+	}
+}
+
+func (e *env) createPod(t testing.TB, pod *corev1.Pod) {
+	t.Helper()
+	_, err := e.client.CoreV1().Pods(pod.Namespace).Create(context.Background(), pod, metav1.CreateOptions{})
+	require.NoError(t, err)
+}
+
+// waitBound waits for pod to be bound and returns it.
+func (e *env) waitBound(t testing.TB, ns, name string, timeout time.Duration) *corev1.Pod {
+	t.Helper()
+	var got *corev1.Pod
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		p, err := e.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		got = p
+		return p.Spec.NodeName != "", nil
+	})
+	require.NoError(t, err, "pod %s/%s not bound", ns, name)
+	return got
+}
+
+// waitEvent waits for a FailedScheduling event on the pod and returns its note.
+func (e *env) waitEvent(t testing.TB, ns, name string, timeout time.Duration) string {
+	t.Helper()
+	var note string
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		evs, err := e.client.EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, ev := range evs.Items {
+			if ev.Regarding.Name == name && ev.Reason == "FailedScheduling" {
+				note = ev.Note
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	require.NoError(t, err, "no FailedScheduling event for %s/%s", ns, name)
+	return note
+}
+
+// allocationOf decodes the pod's allocation annotation.
+func allocationOf(t testing.TB, pod *corev1.Pod) contract.Allocation {
+	t.Helper()
+	a, src, ok, err := contract.AllocationOf(pod)
+	require.NoError(t, err)
+	require.True(t, ok, "pod %s has no allocation annotation", pod.Name)
+	require.Equal(t, contract.FromScheduler, src)
+	require.Equal(t, pod.Spec.NodeName, a.Node)
+	return a
+}
