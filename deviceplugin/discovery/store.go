@@ -1,0 +1,131 @@
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"k8s.io/klog/v2"
+
+	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/deviceplugin/metrics"
+)
+
+// Store is the node's current inventory: what the backends discovered, with
+// health events applied. Readers take a Snapshot and wait on its channel,
+// which closes at the next change.
+type Store struct {
+	backends []Backend
+	metrics  *metrics.Metrics
+
+	mu      sync.Mutex
+	inv     device.Inventory
+	reasons map[string]string
+	runtime Runtime
+	changed chan struct{}
+}
+
+// NewStore discovers the devices of every backend and merges them. Device
+// IDs and indices must be unique across backends.
+func NewStore(backends []Backend, m *metrics.Metrics) (*Store, error) {
+	s := &Store{backends: backends, metrics: metrics.OrNew(m), reasons: map[string]string{}, runtime: Runtime{}, changed: make(chan struct{})}
+	for _, b := range backends {
+		inv, err := b.Devices()
+		if err != nil {
+			return nil, fmt.Errorf("discovering devices with backend %s: %w", b.Name(), err)
+		}
+		s.inv.Devices = append(s.inv.Devices, inv.Devices...)
+		for id, rt := range b.Runtime() {
+			s.runtime[id] = rt
+		}
+	}
+	if err := s.inv.Validate(); err != nil {
+		return nil, fmt.Errorf("merged inventory: %w", err)
+	}
+	s.inv.Sort()
+	for _, d := range s.inv.Devices {
+		s.setGauge(d)
+	}
+	return s, nil
+}
+
+// Snapshot returns a copy of the inventory and a channel that is closed at
+// the next change.
+func (s *Store) Snapshot() (device.Inventory, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return device.Inventory{Devices: append([]device.Device(nil), s.inv.Devices...)}, s.changed
+}
+
+// Runtime returns the merged runtime view of every device.
+func (s *Store) Runtime() Runtime {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(Runtime, len(s.runtime))
+	for id, rt := range s.runtime {
+		out[id] = rt
+	}
+	return out
+}
+
+// Reason returns why the device last changed health.
+func (s *Store) Reason(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reasons[id]
+}
+
+// Apply records a health event and reports whether it changed anything.
+// Events for unknown devices are ignored.
+func (s *Store) Apply(ctx context.Context, ev HealthEvent) bool {
+	logger := klog.FromContext(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.inv.Devices {
+		d := &s.inv.Devices[i]
+		if d.ID != ev.DeviceID {
+			continue
+		}
+		if d.Health == ev.Health {
+			return false
+		}
+		logger.Info("Device health changed", "device", d.ID, "index", d.Index, "from", d.Health, "to", ev.Health, "reason", ev.Reason)
+		d.Health = ev.Health
+		s.reasons[d.ID] = ev.Reason
+		s.metrics.HealthTransitions.WithLabelValues(string(d.Kind), string(ev.Health)).Inc()
+		s.setGauge(*d)
+		close(s.changed)
+		s.changed = make(chan struct{})
+		return true
+	}
+	logger.V(4).Info("Ignoring health event for an unknown device", "device", ev.DeviceID)
+	return false
+}
+
+// Run watches every backend and applies its events until ctx is done.
+func (s *Store) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, b := range s.backends {
+		ch, err := b.Watch(ctx)
+		if err != nil {
+			return fmt.Errorf("watching health with backend %s: %w", b.Name(), err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ev := range ch {
+				s.Apply(ctx, ev)
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (s *Store) setGauge(d device.Device) {
+	v := 0.0
+	if d.Healthy() {
+		v = 1
+	}
+	s.metrics.DeviceHealthy.WithLabelValues(d.ID, string(d.Kind), d.Model).Set(v)
+}

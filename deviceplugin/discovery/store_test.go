@@ -1,0 +1,96 @@
+package discovery_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/testutil"
+	testclock "k8s.io/utils/clock/testing"
+
+	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/deviceplugin/discovery"
+	"github.com/gantry-dev/gantry/deviceplugin/discovery/nvmltest"
+	dpmetrics "github.com/gantry-dev/gantry/deviceplugin/metrics"
+)
+
+func TestStoreMergesBackendsAndAppliesHealth(t *testing.T) {
+	npus := `apiVersion: gantry.dev/v1alpha1
+kind: DeviceInventory
+spec:
+  devices:
+  - {id: npu-a, index: 8, kind: npu, model: Ascend910B, memoryMiB: 65536}
+`
+	srv := nvmltest.NewDGXA100()
+	reg := metrics.NewKubeRegistry()
+	m := dpmetrics.New().Register(reg)
+	s, err := discovery.NewStore([]discovery.Backend{
+		discovery.NewNVML(srv),
+		discovery.NewStatic(writeFile(t, t.TempDir(), npus), nil, time.Second),
+	}, m)
+	require.NoError(t, err)
+	inv, changed := s.Snapshot()
+	require.Equal(t, 8, inv.Count(device.GPU))
+	require.Equal(t, 1, inv.Count(device.NPU))
+	require.Equal(t, discovery.DeviceRuntime{VisibleDevicesEnv: "NVIDIA_VISIBLE_DEVICES", RuntimeID: nvmltest.UUID(0)}, s.Runtime()[nvmltest.UUID(0)])
+
+	ctx := context.Background()
+	require.False(t, s.Apply(ctx, discovery.HealthEvent{DeviceID: "nope", Health: device.Unhealthy}))
+	require.False(t, s.Apply(ctx, discovery.HealthEvent{DeviceID: "npu-a", Health: device.Healthy}))
+	select {
+	case <-changed:
+		t.Fatal("no-op events must not signal a change")
+	default:
+	}
+	require.True(t, s.Apply(ctx, discovery.HealthEvent{DeviceID: "npu-a", Health: device.Unhealthy, Reason: "test"}))
+	<-changed
+	inv, _ = s.Snapshot()
+	d, _ := inv.ByID("npu-a")
+	require.Equal(t, device.Unhealthy, d.Health)
+	require.Equal(t, "test", s.Reason("npu-a"))
+
+	v, err := testutil.GetGaugeMetricValue(m.DeviceHealthy.WithLabelValues("npu-a", "npu", "Ascend910B"))
+	require.NoError(t, err)
+	require.Equal(t, 0.0, v)
+	v, err = testutil.GetCounterMetricValue(m.HealthTransitions.WithLabelValues("npu", "Unhealthy"))
+	require.NoError(t, err)
+	require.Equal(t, 1.0, v)
+}
+
+func TestStoreRejectsClashingBackends(t *testing.T) {
+	clash := `apiVersion: gantry.dev/v1alpha1
+kind: DeviceInventory
+spec:
+  devices:
+  - {id: npu-a, index: 3, kind: npu, model: Ascend910B, memoryMiB: 65536}
+`
+	_, err := discovery.NewStore([]discovery.Backend{
+		discovery.NewNVML(nvmltest.NewDGXA100()),
+		discovery.NewStatic(writeFile(t, t.TempDir(), clash), nil, time.Second),
+	}, nil)
+	require.EqualError(t, err, "merged inventory: device index 3 listed twice")
+}
+
+func TestStoreRunFollowsNVMLHealth(t *testing.T) {
+	srv := nvmltest.NewDGXA100()
+	clk := testclock.NewFakeClock(time.Unix(1000, 0))
+	s, err := discovery.NewStore([]discovery.Backend{discovery.NewNVML(srv, discovery.WithClock(clk), discovery.WithEventWait(time.Millisecond))}, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+
+	_, changed := s.Snapshot()
+	srv.InjectXID(5, 79)
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("store did not change")
+	}
+	inv, _ := s.Snapshot()
+	require.Equal(t, device.Unhealthy, inv.Devices[5].Health)
+	cancel()
+	require.NoError(t, <-done)
+}
