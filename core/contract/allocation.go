@@ -39,24 +39,43 @@ func (a Allocation) Validate() error {
 	if a.Node == "" {
 		return fmt.Errorf("empty node")
 	}
-	seen := map[string]bool{}
+	return a.ValidateContainers()
+}
+
+// ValidateContainers checks the containers alone: each names a container
+// and a kind once, and takes 1..100 units of each of its devices, each
+// device listed once. A pod holding no device has no containers.
+func (a Allocation) ValidateContainers() error {
+	type key struct {
+		container string
+		kind      device.Kind
+	}
+	seen := map[key]bool{}
 	for i, c := range a.Containers {
 		if c.Container == "" {
 			return fmt.Errorf("containers[%d]: empty container name", i)
 		}
-		if seen[c.Container+"/"+string(c.Kind)] {
-			return fmt.Errorf("containers[%d]: container %q listed twice for kind %q", i, c.Container, c.Kind)
-		}
-		seen[c.Container+"/"+string(c.Kind)] = true
 		if !c.Kind.Valid() {
 			return fmt.Errorf("containers[%d]: unknown kind %q", i, c.Kind)
 		}
+		if seen[key{c.Container, c.Kind}] {
+			return fmt.Errorf("containers[%d]: container %q listed twice for kind %q", i, c.Container, c.Kind)
+		}
+		seen[key{c.Container, c.Kind}] = true
 		if len(c.Devices) == 0 {
 			return fmt.Errorf("containers[%d]: no devices", i)
 		}
+		ids := make(map[string]bool, len(c.Devices))
 		for j, d := range c.Devices {
 			if d.ID == "" {
 				return fmt.Errorf("containers[%d].devices[%d]: empty id", i, j)
+			}
+			if ids[d.ID] {
+				return fmt.Errorf("containers[%d].devices[%d]: device %q listed twice", i, j, d.ID)
+			}
+			ids[d.ID] = true
+			if d.Index < 0 {
+				return fmt.Errorf("containers[%d].devices[%d]: negative index %d", i, j, d.Index)
 			}
 			if d.Units < 1 || d.Units > device.UnitsPerDevice {
 				return fmt.Errorf("containers[%d].devices[%d]: units %d outside 1..%d", i, j, d.Units, device.UnitsPerDevice)
@@ -111,6 +130,9 @@ func DecodeAllocation(value string) (Allocation, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
 		return Allocation{}, fmt.Errorf("not valid JSON: %w", err)
+	}
+	if !atEOF(dec) {
+		return Allocation{}, fmt.Errorf("trailing data after the JSON object")
 	}
 	if w.Version != AllocationVersion {
 		return Allocation{}, fmt.Errorf("version %q is not supported (want %q)", w.Version, AllocationVersion)

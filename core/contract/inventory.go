@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -49,8 +50,7 @@ func EncodeInventory(inv device.Inventory) (string, error) {
 	if err := inv.Validate(); err != nil {
 		return "", err
 	}
-	inv.Sort()
-	b, err := json.Marshal(inventoryWire{Version: InventoryVersion, Devices: inv.Devices})
+	b, err := json.Marshal(inventoryWire{Version: InventoryVersion, Devices: inv.Sorted().Devices})
 	if err != nil {
 		return "", fmt.Errorf("encoding inventory: %w", err)
 	}
@@ -66,7 +66,7 @@ func DecodeInventory(nodeName, value string) (device.Inventory, error) {
 	if err := dec.Decode(&w); err != nil {
 		return device.Inventory{}, &InvalidInventoryError{Node: nodeName, Reason: "not valid JSON", Err: err}
 	}
-	if dec.More() {
+	if !atEOF(dec) {
 		return device.Inventory{}, &InvalidInventoryError{Node: nodeName, Reason: "trailing data after the JSON object"}
 	}
 	if w.Version != InventoryVersion {
@@ -78,6 +78,13 @@ func DecodeInventory(nodeName, value string) (device.Inventory, error) {
 	}
 	inv.Sort()
 	return inv, nil
+}
+
+// atEOF reports whether dec has nothing but white space left. (Decoder.More
+// is not enough: it reports false before a stray '}' or ']'.)
+func atEOF(dec *json.Decoder) bool {
+	_, err := dec.Token()
+	return err == io.EOF
 }
 
 // InventoryOf decodes the inventory published on node. It returns

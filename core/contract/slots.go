@@ -23,11 +23,17 @@ func SlotID(deviceID string, i int) string {
 // ParseSlotID splits a slot ID into device ID and slot index.
 func ParseSlotID(id string) (deviceID string, slot int, err error) {
 	at := strings.LastIndex(id, slotSep)
-	if at <= 0 {
+	if at < 0 {
 		return "", 0, fmt.Errorf("slot id %q: missing %q separator", id, slotSep)
 	}
-	slot, err = strconv.Atoi(id[at+len(slotSep):])
-	if err != nil || slot < 0 || slot >= device.UnitsPerDevice {
+	if at == 0 {
+		return "", 0, fmt.Errorf("slot id %q: empty device id", id)
+	}
+	// Only the canonical decimal form SlotID writes is accepted, so that
+	// one slot has one ID ("d::7", never "d::07" or "d::+7").
+	num := id[at+len(slotSep):]
+	slot, err = strconv.Atoi(num)
+	if err != nil || slot < 0 || slot >= device.UnitsPerDevice || strconv.Itoa(slot) != num {
 		return "", 0, fmt.Errorf("slot id %q: slot index must be 0..%d", id, device.UnitsPerDevice-1)
 	}
 	return id[:at], slot, nil

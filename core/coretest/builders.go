@@ -85,6 +85,12 @@ func (w *NodeWrapper) NPUs(model string, count int, memMiB int64) *NodeWrapper {
 	return w.Devices(device.NPU, model, count, memMiB)
 }
 
+// Topology sets the NUMA node and link group of device index i.
+func (w *NodeWrapper) Topology(i, numa int, linkGroup string) *NodeWrapper {
+	w.inv.Devices[i].NUMANode, w.inv.Devices[i].LinkGroup = numa, linkGroup
+	return w
+}
+
 // Unhealthy marks device index i unhealthy.
 func (w *NodeWrapper) Unhealthy(i int) *NodeWrapper {
 	w.inv.Devices[i].Health = device.Unhealthy
@@ -153,13 +159,45 @@ func (w *PodWrapper) last() *corev1.Container {
 	return &w.pod.Spec.Containers[len(w.pod.Spec.Containers)-1]
 }
 
-// Limit sets a limit (and the equal request) on the last container.
+// InitContainer adds an init container; it becomes the last container
+// only for InitLimit.
+func (w *PodWrapper) InitContainer(name string) *PodWrapper {
+	w.pod.Spec.InitContainers = append(w.pod.Spec.InitContainers, corev1.Container{Name: name, Image: "registry.k8s.io/pause:3.10"})
+	return w
+}
+
+// InitLimit sets a limit and the equal request on the last init container.
+func (w *PodWrapper) InitLimit(name corev1.ResourceName, q string) *PodWrapper {
+	setLimit(&w.pod.Spec.InitContainers[len(w.pod.Spec.InitContainers)-1], name, q)
+	return w
+}
+
+// Limit sets a limit and the equal request on the last container, as the
+// API server defaults an extended resource's request.
 func (w *PodWrapper) Limit(name corev1.ResourceName, q string) *PodWrapper {
-	c := w.last()
+	setLimit(w.last(), name, q)
+	return w
+}
+
+func setLimit(c *corev1.Container, name corev1.ResourceName, q string) {
 	if c.Resources.Limits == nil {
 		c.Resources.Limits = corev1.ResourceList{}
 	}
+	if c.Resources.Requests == nil {
+		c.Resources.Requests = corev1.ResourceList{}
+	}
 	c.Resources.Limits[name] = resource.MustParse(q)
+	c.Resources.Requests[name] = resource.MustParse(q)
+}
+
+// Request sets only a request on the last container (for malformed cases:
+// a request without a limit, or one that differs from the limit).
+func (w *PodWrapper) Request(name corev1.ResourceName, q string) *PodWrapper {
+	c := w.last()
+	if c.Resources.Requests == nil {
+		c.Resources.Requests = corev1.ResourceList{}
+	}
+	c.Resources.Requests[name] = resource.MustParse(q)
 	return w
 }
 
@@ -210,6 +248,14 @@ func (w *PodWrapper) Models(v string) *PodWrapper {
 // Workload names the workload the pod is a replica of.
 func (w *PodWrapper) Workload(name string) *PodWrapper { return w.Label(contract.LabelWorkload, name) }
 
+// Owner adds an owner reference; controller marks it the controller.
+func (w *PodWrapper) Owner(kind, name string, controller bool) *PodWrapper {
+	w.pod.OwnerReferences = append(w.pod.OwnerReferences, metav1.OwnerReference{
+		APIVersion: "apps/v1", Kind: kind, Name: name, UID: types.UID("uid-" + name), Controller: &controller,
+	})
+	return w
+}
+
 // Node binds the pod to a node.
 func (w *PodWrapper) Node(name string) *PodWrapper {
 	w.pod.Spec.NodeName = name
@@ -218,3 +264,29 @@ func (w *PodWrapper) Node(name string) *PodWrapper {
 
 // Obj returns the Pod.
 func (w *PodWrapper) Obj() *corev1.Pod { return w.pod.DeepCopy() }
+
+// Allocation returns an allocation on n in which container "main" takes
+// units of each device at the given indices into n.Devices.
+func Allocation(n *state.NodeState, units int, idx ...int) contract.Allocation {
+	ca := contract.ContainerAllocation{Container: "main"}
+	for _, i := range idx {
+		d := n.Devices[i]
+		ca.Kind = d.Kind
+		ca.Devices = append(ca.Devices, contract.DeviceShare{ID: d.ID, Index: d.Index, Units: units})
+	}
+	return contract.Allocation{Node: n.Name, Containers: []contract.ContainerAllocation{ca}}
+}
+
+// Hold records that pod holds units of each device at the given indices
+// into n.Devices, and returns n. It panics when the holding does not fit.
+func Hold(n *state.NodeState, pod string, units int, idx ...int) *state.NodeState {
+	return HoldAs(n, pod, "", units, idx...)
+}
+
+// HoldAs is Hold for a replica of workload.
+func HoldAs(n *state.NodeState, pod, workload string, units int, idx ...int) *state.NodeState {
+	if err := n.Assign(pod, state.Holding{Allocation: Allocation(n, units, idx...), Workload: workload}); err != nil {
+		panic(err)
+	}
+	return n
+}

@@ -2,6 +2,7 @@ package device
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 )
 
@@ -61,6 +62,15 @@ type Device struct {
 	LinkGroup string `json:"linkGroup,omitempty"`
 }
 
+// modelPattern is a valid Kubernetes label value that is not empty: models
+// are published as node labels and named in pod annotations.
+var modelPattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$`)
+
+// ValidModel reports whether m can name a model: 1..63 letters, digits, '.',
+// '_' and '-', starting and ending with a letter or digit, so that it is a
+// valid node label value and can be named in a pod's model constraint.
+func ValidModel(m string) bool { return modelPattern.MatchString(m) }
+
 // Healthy reports whether the device takes new shares.
 func (d Device) Healthy() bool { return d.Health == Healthy }
 
@@ -75,6 +85,8 @@ func (d Device) Validate() error {
 		return fmt.Errorf("device %q: unknown kind %q (want %q or %q)", d.ID, d.Kind, GPU, NPU)
 	case d.Model == "":
 		return fmt.Errorf("device %q: empty model", d.ID)
+	case !ValidModel(d.Model):
+		return fmt.Errorf("device %q: model %q is not a valid label value (1..63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit)", d.ID, d.Model)
 	case d.MemoryMiB < 0:
 		return fmt.Errorf("device %q: negative memoryMiB %d", d.ID, d.MemoryMiB)
 	case d.Health != Healthy && d.Health != Unhealthy:
@@ -109,9 +121,17 @@ func (inv Inventory) Validate() error {
 	return nil
 }
 
-// Sort orders the devices by index.
+// Sort orders the devices by index, in place. The Devices slice is shared
+// with every copy of inv; use Sorted to leave the caller's slice alone.
 func (inv *Inventory) Sort() {
 	sort.Slice(inv.Devices, func(i, j int) bool { return inv.Devices[i].Index < inv.Devices[j].Index })
+}
+
+// Sorted returns a copy of inv ordered by index, sharing nothing with inv.
+func (inv Inventory) Sorted() Inventory {
+	out := Inventory{Devices: append([]Device(nil), inv.Devices...)}
+	out.Sort()
+	return out
 }
 
 // Count returns how many devices of kind k the node has.

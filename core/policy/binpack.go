@@ -22,16 +22,18 @@ func (binpack) Score(n *state.NodeState, req *share.Request) (contract.Allocatio
 	return alloc, utilizationAfter(n, req, alloc), true
 }
 
-// utilizationAfter returns the share (0..MaxScore) of the node's device
-// units of the kinds req asks for that are in use once alloc is placed. A
-// request for no device scores by device utilisation as it stands.
+// utilizationAfter returns the share (0..MaxScore) of the node's healthy
+// device units of the kinds req asks for that are in use once alloc is
+// placed. A request for no device scores by device utilisation as it
+// stands. Units held on unhealthy devices count neither as used nor as
+// capacity.
 func utilizationAfter(n *state.NodeState, req *share.Request, _ contract.Allocation) int64 {
 	used, capacity := 0, 0
 	for _, k := range device.Kinds {
 		if req.Total(k) == 0 && !req.Empty() {
 			continue
 		}
-		used += n.Used(k) + req.Total(k)
+		used += n.Capacity(k) - n.Free(k) + req.Total(k)
 		capacity += n.Capacity(k)
 	}
 	if capacity == 0 {

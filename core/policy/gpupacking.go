@@ -23,8 +23,8 @@ func (gpuPacking) Score(n *state.NodeState, req *share.Request) (contract.Alloca
 	}
 	free := n.FreeVector()
 	nodeUsed := false
-	for _, f := range free {
-		if f < device.UnitsPerDevice {
+	for i := range n.Devices {
+		if n.Devices[i].Used > 0 {
 			nodeUsed = true
 		}
 	}

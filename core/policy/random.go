@@ -23,7 +23,20 @@ func (r random) hash(parts ...string) uint64 {
 		h.Write([]byte{0})
 		h.Write([]byte(p))
 	}
-	return h.Sum64()
+	return avalanche(h.Sum64())
+}
+
+// avalanche mixes every input bit into every output bit (the splitmix64
+// finaliser). FNV-1a alone ends in (h ^ lastByte) * prime, so names that
+// differ only in their last byte (node-a, node-b, ...) hash to correlated
+// values and a modulo keeps the correlation: some nodes won far more often
+// than others.
+func avalanche(z uint64) uint64 {
+	z ^= z >> 30
+	z *= 0xbf58476d1ce4e5b9
+	z ^= z >> 27
+	z *= 0x94d049bb133111eb
+	return z ^ z>>31
 }
 
 func (r random) Score(n *state.NodeState, req *share.Request) (contract.Allocation, int64, bool) {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/gantry-dev/gantry/core/device"
@@ -64,8 +65,13 @@ func (w Workload) Validate() error {
 			return fmt.Errorf("shapes[%d]: %d devices of %d%% each; several devices must be whole", i, s.Count, s.Units)
 		case s.CPUMilli < 0:
 			return fmt.Errorf("shapes[%d]: negative cpuMilli %d", i, s.CPUMilli)
-		case !(s.Weight > 0):
-			return fmt.Errorf("shapes[%d]: weight %v must be positive", i, s.Weight)
+		case !(s.Weight > 0) || math.IsInf(s.Weight, 1):
+			return fmt.Errorf("shapes[%d]: weight %v must be positive and finite", i, s.Weight)
+		}
+		for _, m := range s.Models {
+			if !device.ValidModel(m) {
+				return fmt.Errorf("shapes[%d]: model %q is not a valid model name", i, m)
+			}
 		}
 	}
 	return nil

@@ -29,14 +29,21 @@ const (
 // Reason says why a request does not fit a node. Its message is formatted
 // only when asked for, because simulations reject millions of nodes.
 type Reason struct {
-	Code      Code
-	Kind      device.Kind
+	Code Code
+	Kind device.Kind
+	// Container is the container whose part does not fit, or "" when the
+	// pod's parts of Kind fit one by one but not all together.
 	Container string
 	Models    []string
-	// Asked is the count of devices (or units for a share) asked; Have is
-	// what the node offers of it.
+	// Asked is the count of devices asked (TooFewDevices, and
+	// InsufficientShare for whole devices); Have is what the node offers of
+	// it. For a share, Have is the most units free on one device. When
+	// Container is "", Asked and Have are devices needed and devices there
+	// for TooFewDevices, else units asked and units free over the devices
+	// the pod may use.
 	Asked, Have int
-	Units       int
+	// Units is the share asked of each device.
+	Units int
 	// Unresolvable is true when no change on this node short of new
 	// hardware could make the request fit, so preemption would not help.
 	Unresolvable bool
@@ -48,6 +55,17 @@ func (r Reason) Message() string {
 	models := ""
 	if len(r.Models) > 0 {
 		models = " of model " + strings.Join(r.Models, "|")
+	}
+	if r.Container == "" {
+		switch r.Code {
+		case NoDevices, ModelMismatch:
+		case TooFewDevices:
+			return fmt.Sprintf("node has %d %s%s, the pod's containers need %d together", r.Have, kind, models, r.Asked)
+		case ReplicaOnDevice:
+			return fmt.Sprintf("the pod's containers fit together only by sharing a %s%s with a replica of the same workload", kind, models)
+		default:
+			return fmt.Sprintf("the free %s%s cannot hold all of the pod's containers at once (%d%% asked in all, %d%% free)", kind, models, r.Asked, r.Have)
+		}
 	}
 	switch r.Code {
 	case NoDevices:
@@ -86,7 +104,8 @@ type Chooser func(n *NodeState, part share.Part, cands []Cand, free []int) []int
 
 // Fit reports whether req can be placed on n and, when it cannot, why. Host
 // CPU and memory are not checked here: kube-scheduler's NodeResourcesFit
-// owns them. Fit is Place with any chooser that takes the first candidates.
+// owns them. Fit is Place with the chooser First; since Place falls back to
+// an exact search, every chooser places req exactly where Fit says it fits.
 func Fit(n *NodeState, req *share.Request) (Reason, bool) {
 	_, r, ok := Place(n, req, First)
 	return r, ok
@@ -102,29 +121,91 @@ func First(_ *NodeState, part share.Part, _ []Cand, _ []int) []int {
 }
 
 // Place puts every part of req on n's devices, largest part first, letting
-// choose pick among the devices that fit each part. It returns the resulting
-// allocation without changing n.
+// choose pick among the devices that fit each part. Parts of one kind that
+// the chooser's picks leave no room for are placed by an exact search
+// instead, so Place fails only when no placement of req exists (or the
+// search gives up, which takes far more parts than pods have containers).
+// It returns the resulting allocation without changing n. A chooser that
+// breaks its contract is a programming error and panics.
 func Place(n *NodeState, req *share.Request, choose Chooser) (contract.Allocation, Reason, bool) {
 	alloc := contract.Allocation{Node: n.Name}
+	if req.Empty() {
+		return alloc, Reason{}, true
+	}
 	free := n.FreeVector()
-	for _, part := range req.Parts {
-		cands, reason, ok := candidates(n, req, part, free)
-		if !ok {
-			return contract.Allocation{}, reason, false
+	picked := make([][]int, len(req.Parts))
+	for _, k := range req.Kinds() {
+		var parts []int
+		for i, p := range req.Parts {
+			if p.Kind == k {
+				parts = append(parts, i)
+			}
 		}
-		picks := choose(n, part, cands, free)
-		ca := contract.ContainerAllocation{Container: part.Container, Kind: part.Kind, Devices: make([]contract.DeviceShare, 0, len(picks))}
-		for _, p := range picks {
-			i := cands[p].Index
-			d := &n.Devices[i]
-			ca.Devices = append(ca.Devices, contract.DeviceShare{ID: d.ID, Index: d.Index, Units: part.Units})
-			free[i] -= part.Units
+		if r, ok := placeKind(n, req, parts, choose, free, picked); !ok {
+			return contract.Allocation{}, r, false
 		}
-		alloc.Containers = append(alloc.Containers, ca)
+	}
+	alloc.Containers = make([]contract.ContainerAllocation, len(req.Parts))
+	for i, part := range req.Parts {
+		ca := contract.ContainerAllocation{Container: part.Container, Kind: part.Kind, Devices: make([]contract.DeviceShare, len(picked[i]))}
+		for j, di := range picked[i] {
+			d := &n.Devices[di]
+			ca.Devices[j] = contract.DeviceShare{ID: d.ID, Index: d.Index, Units: part.Units}
+		}
+		alloc.Containers[i] = ca
 	}
 	return alloc, Reason{}, true
 }
 
+// placeKind places the parts (indices into req.Parts) of one kind, greedily
+// with choose, and exactly when the greedy picks strand a later part.
+func placeKind(n *NodeState, req *share.Request, parts []int, choose Chooser, free []int, picked [][]int) (Reason, bool) {
+	var saved []int
+	if len(parts) > 1 {
+		saved = append(saved, free...)
+	}
+	for _, pi := range parts {
+		part := req.Parts[pi]
+		cands, r, ok := candidates(n, req, part, free)
+		if !ok {
+			if len(parts) == 1 {
+				return r, false
+			}
+			copy(free, saved)
+			// A part that does not fit even alone is the reason; otherwise
+			// the parts fit one by one and the greedy picks may be at fault.
+			if _, alone, fits := candidates(n, req, part, free); !fits {
+				return alone, false
+			}
+			return packKind(n, req, parts, free, picked, r)
+		}
+		picks := choose(n, part, cands, free)
+		checkPicks(picks, part, cands)
+		idx := make([]int, len(picks))
+		for j, p := range picks {
+			idx[j] = cands[p].Index
+			free[idx[j]] -= part.Units
+		}
+		picked[pi] = idx
+	}
+	return Reason{}, true
+}
+
+func checkPicks(picks []int, part share.Part, cands []Cand) {
+	if len(picks) != part.Count {
+		panic(fmt.Sprintf("state: chooser picked %d devices for container %q, which asks for %d", len(picks), part.Container, part.Count))
+	}
+	for j, p := range picks {
+		if p < 0 || p >= len(cands) {
+			panic(fmt.Sprintf("state: chooser picked candidate %d of %d", p, len(cands)))
+		}
+		for _, q := range picks[:j] {
+			if p == q {
+				panic(fmt.Sprintf("state: chooser picked candidate %d twice", p))
+			}
+		}
+	}
+}
 func candidates(n *NodeState, req *share.Request, part share.Part, free []int) ([]Cand, Reason, bool) {
 	var ofKind, allowed, healthy, roomy, mostFree int
 	cands := make([]Cand, 0, len(n.Devices))

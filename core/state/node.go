@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/device"
@@ -56,15 +57,21 @@ type NodeState struct {
 	CPUAllocMilli int64
 	Devices       []Dev
 	pods          map[string]Holding
-	// Generation increases on every change, so callers can cache results
-	// per state.
+	// Generation changes on every change and is unique across every
+	// NodeState of the process (a clone starts with its original's, as it
+	// has the same content), so callers can cache results per generation
+	// even across forks.
 	Generation uint64
 }
 
+var generations atomic.Uint64
+
+func nextGeneration() uint64 { return generations.Add(1) }
+
 // New returns the state of a node with inv and nothing allocated.
 func New(name, zone string, inv device.Inventory) *NodeState {
-	n := &NodeState{Name: name, Zone: zone, CPUFreeMilli: Unlimited, MemoryFreeMiB: Unlimited}
-	inv.Sort()
+	n := &NodeState{Name: name, Zone: zone, CPUFreeMilli: Unlimited, MemoryFreeMiB: Unlimited, Generation: nextGeneration()}
+	inv = inv.Sorted()
 	n.Devices = make([]Dev, len(inv.Devices))
 	for i, d := range inv.Devices {
 		n.Devices[i] = Dev{Device: d}
@@ -75,6 +82,7 @@ func New(name, zone string, inv device.Inventory) *NodeState {
 // WithHost sets the host resources left and returns n.
 func (n *NodeState) WithHost(cpuAllocMilli, cpuFreeMilli, memFreeMiB int64) *NodeState {
 	n.CPUAllocMilli, n.CPUFreeMilli, n.MemoryFreeMiB = cpuAllocMilli, cpuFreeMilli, memFreeMiB
+	n.Generation = nextGeneration()
 	return n
 }
 
@@ -146,7 +154,8 @@ func (n *NodeState) Used(k device.Kind) int {
 // Pods returns how many pods hold devices on the node.
 func (n *NodeState) Pods() int { return len(n.pods) }
 
-// Holding returns the allocation pod holds on n.
+// Holding returns the allocation pod holds on n. It shares its slices with
+// n: callers must not modify it.
 func (n *NodeState) Holding(pod string) (Holding, bool) {
 	h, ok := n.pods[pod]
 	return h, ok
@@ -181,19 +190,35 @@ func (e *OvercommitError) Error() string {
 }
 
 // Assign records that pod holds h. It fails, changing nothing, when the pod
-// already holds something here, a device is unknown, or a device would go
-// over 100%. Host resources are taken as recorded, without a check: the
-// scheduler's own resource fit owns them.
+// already holds something here, the allocation is malformed or names
+// another node, a device is unknown or of another kind, or a device would
+// go over 100%. A device's health is not checked: Assign records what pods
+// hold, and a device may fail under its pods. Host resources are taken as
+// recorded, without a check: the scheduler's own resource fit owns them.
 func (n *NodeState) Assign(pod string, h Holding) error {
 	if _, ok := n.pods[pod]; ok {
 		return fmt.Errorf("node %q: pod %s already holds devices", n.Name, pod)
 	}
+	if h.Allocation.Node != "" && h.Allocation.Node != n.Name {
+		return fmt.Errorf("node %q: pod %s holds an allocation on node %q", n.Name, pod, h.Allocation.Node)
+	}
+	if err := h.Allocation.ValidateContainers(); err != nil {
+		return fmt.Errorf("node %q: pod %s holds an invalid allocation: %w", n.Name, pod, err)
+	}
+	for _, c := range h.Allocation.Containers {
+		for _, d := range c.Devices {
+			i := n.index(d.ID)
+			if i < 0 {
+				return fmt.Errorf("node %q: pod %s holds unknown device %q", n.Name, pod, d.ID)
+			}
+			if n.Devices[i].Kind != c.Kind {
+				return fmt.Errorf("node %q: pod %s holds device %q as %s, but it is a %s", n.Name, pod, d.ID, c.Kind, n.Devices[i].Kind)
+			}
+		}
+	}
 	units := h.Allocation.Units()
 	for id, u := range units {
 		i := n.index(id)
-		if i < 0 {
-			return fmt.Errorf("node %q: pod %s holds unknown device %q", n.Name, pod, id)
-		}
 		if n.Devices[i].Used+u > device.UnitsPerDevice {
 			return &OvercommitError{Node: n.Name, Pod: pod, Device: id, Used: n.Devices[i].Used, Asked: u}
 		}
@@ -214,7 +239,7 @@ func (n *NodeState) Assign(pod string, h Holding) error {
 		n.pods = map[string]Holding{}
 	}
 	n.pods[pod] = h
-	n.Generation++
+	n.Generation = nextGeneration()
 	return nil
 }
 
@@ -238,7 +263,7 @@ func (n *NodeState) Release(pod string) bool {
 	}
 	n.takeHost(h, -1)
 	delete(n.pods, pod)
-	n.Generation++
+	n.Generation = nextGeneration()
 	return true
 }
 
@@ -251,13 +276,14 @@ func (n *NodeState) takeHost(h Holding, sign int64) {
 	}
 }
 
-// SetHealth marks a device healthy or not, keeping its holdings.
+// SetHealth marks a device healthy or not, keeping its holdings. It
+// reports false, changing nothing, for an unknown device or health.
 func (n *NodeState) SetHealth(id string, h device.Health) bool {
 	i := n.index(id)
-	if i < 0 {
+	if i < 0 || (h != device.Healthy && h != device.Unhealthy) {
 		return false
 	}
 	n.Devices[i].Health = h
-	n.Generation++
+	n.Generation = nextGeneration()
 	return true
 }

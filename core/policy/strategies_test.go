@@ -1,0 +1,222 @@
+package policy_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gantry-dev/gantry/core/coretest"
+	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/core/policy"
+	"github.com/gantry-dev/gantry/core/share"
+	"github.com/gantry-dev/gantry/core/state"
+)
+
+func TestBinpack(t *testing.T) {
+	s := mustNew(t, policy.Binpack, policy.Options{})
+	assert.Equal(t, policy.Clamp, s.Normalization())
+	sick := gpuNode("sick", 50, 0)
+	sick.SetHealth(sick.Devices[0].ID, device.Unhealthy)
+	runScoreCases(t, s, []scoreCase{
+		// (50 used + 30) / 200 = 40 %; best fit is GPU 0 (50 free, not 100).
+		{name: "half-used node", node: gpuNode("a", 50, 0), req: gpus(1, 30, 0), wantScore: 40, wantDevs: [][]int{{0}}},
+		// 30 / 200 = 15 %; equal room, lowest index.
+		{name: "empty node", node: gpuNode("b", 0, 0), req: gpus(1, 30, 0), wantScore: 15, wantDevs: [][]int{{0}}},
+		// Best fit: GPU 2 has 40 free, the least that still takes 30.
+		{name: "smallest room that fits", node: gpuNode("c", 90, 30, 60, 0), req: gpus(1, 30, 0), wantScore: (180 + 30) * 100 / 400, wantDevs: [][]int{{2}}},
+		// Healthy capacity 100, healthy used 0 (the 50 on the failed GPU do
+		// not count): (0 + 30) / 100 = 30 %.
+		{name: "units on an unhealthy GPU count for nothing", node: sick, req: gpus(1, 30, 0), wantScore: 30, wantDevs: [][]int{{1}}},
+		// 50 / 200 as it stands.
+		{name: "CPU-only request", node: gpuNode("a", 50, 0), req: cpuOnly(1000), wantScore: 25, wantDevs: nil},
+	})
+}
+
+func TestSpread(t *testing.T) {
+	s := mustNew(t, policy.Spread, policy.Options{})
+	runScoreCases(t, s, []scoreCase{
+		// 100 - 40; the emptiest GPU is GPU 1.
+		{name: "half-used node", node: gpuNode("a", 50, 0), req: gpus(1, 30, 0), wantScore: 60, wantDevs: [][]int{{1}}},
+		// 100 - 15.
+		{name: "empty node", node: gpuNode("b", 0, 0), req: gpus(1, 30, 0), wantScore: 85, wantDevs: [][]int{{0}}},
+		// 100 - (180 + 30)/400 = 100 - 52; most free is GPU 3.
+		{name: "most room", node: gpuNode("c", 90, 30, 60, 0), req: gpus(1, 30, 0), wantScore: 48, wantDevs: [][]int{{3}}},
+	})
+}
+
+// fgdWorkload: half the tasks take half a GPU, 30 % a whole GPU, 20 % no
+// GPU; each asks for one CPU.
+var fgdWorkload = policy.Workload{
+	{CPUMilli: 1000, Count: 1, Units: 50, Weight: 5},
+	{CPUMilli: 1000, Count: 1, Units: 100, Weight: 3},
+	{CPUMilli: 1000, Count: 0, Weight: 2},
+}
+
+func TestFGD(t *testing.T) {
+	s := mustNew(t, policy.FGD, policy.Options{Workload: fgdWorkload})
+	assert.Equal(t, policy.Clamp, s.Normalization())
+	runScoreCases(t, s, []scoreCase{
+		// Before, free [100 100]: F = 0.5·0 + 0.3·0 + 0.2·200 = 40.
+		// After 50 on GPU 0, free [50 100]: 0.5·0 + 0.3·50 + 0.2·150 = 45.
+		// Δ = 5 units = 50 milli: floor(100/(1+e^0.05)) = floor(48.75) = 48.
+		{name: "empty node", node: gpuNode("n1", 0, 0), req: gpus(1, 50, 1000), wantScore: 48, wantDevs: [][]int{{0}}},
+		// Before, free [70 20]: 0.5·20 + 0.3·90 + 0.2·90 = 55. Only GPU 0
+		// takes 50; after, [20 20]: 0.5·40 + 0.3·40 + 0.2·40 = 40.
+		// Δ = -15 units = -150 milli: floor(100/(1+e^-0.15)) = floor(53.74) = 53.
+		{name: "fragmented node", node: gpuNode("n2", 30, 80), req: gpus(1, 50, 1000), wantScore: 53, wantDevs: [][]int{{0}}},
+		// Before, free [100 60 30]: 0.5·30 + 0.3·90 + 0.2·190 = 80.
+		//   GPU 0 -> [70 60 30]: 0.5·30 + 0.3·160 + 0.2·160 = 95, Δ=15, score 46.
+		//   GPU 1 -> [100 30 30]: 0.5·60 + 0.3·60 + 0.2·160 = 80, Δ=0, score 50.
+		//   GPU 2 -> [100 60 0]: 0.5·0 + 0.3·60 + 0.2·160 = 50, Δ=-30, score floor(57.44) = 57.
+		{name: "share goes to the GPU with the best score", node: gpuNode("n3", 0, 40, 70), req: gpus(1, 30, 1000), wantScore: 57, wantDevs: [][]int{{2}}},
+		// Whole GPU: the lowest free index; [100 60 30] -> [0 60 30]:
+		// 0.5·30 + 0.3·90 + 0.2·90 = 60, Δ = -20: floor(100/(1+e^-0.2)) = floor(54.98) = 54.
+		{name: "whole GPU", node: gpuNode("n3", 0, 40, 70), req: gpus(1, 100, 1000), wantScore: 54, wantDevs: [][]int{{0}}},
+		// Two whole GPUs take the lowest free indices 1 and 2. Before, free
+		// [20 100 100 100]: 0.5·20 + 0.3·20 + 0.2·320 = 80; after [20 0 0 100]:
+		// 0.5·20 + 0.3·20 + 0.2·120 = 40. Δ = -40: floor(100/(1+e^-0.4)) = floor(59.87) = 59.
+		{name: "two whole GPUs", node: gpuNode("n4", 80, 0, 0, 0), req: gpus(2, 100, 1000), wantScore: 59, wantDevs: [][]int{{1, 2}}},
+		// Untracked CPU and no device: nothing changes, Δ = 0.
+		{name: "CPU-only task, untracked CPU", node: gpuNode("n1", 0, 0), req: cpuOnly(1000), wantScore: 50, wantDevs: nil},
+		// 1.5 cores left, 0.5 after: no shape fits any more, so F goes from
+		// 40 to 200. Δ = 160 units: floor(100/(1+e^1.6)) = floor(16.80) = 16.
+		{name: "CPU-only task that strands the GPUs", node: gpuNode("n1", 0, 0).WithHost(32000, 1500, 1<<20), req: cpuOnly(1000), wantScore: 16, wantDevs: nil},
+	})
+}
+
+func TestFGDNeedsAWorkload(t *testing.T) {
+	_, err := policy.New(policy.FGD, policy.Options{})
+	require.EqualError(t, err, "FGD needs a workload distribution: workload has no shapes")
+}
+
+func TestBestFit(t *testing.T) {
+	s := mustNew(t, policy.BestFit, policy.Options{})
+	assert.Equal(t, policy.MinMax, s.Normalization())
+	runScoreCases(t, s, []scoreCase{
+		// s = 0.5·(64000-8000)/128000 + 0.5·(800-50)/800 = 0.21875 + 0.46875 = 0.6875;
+		// int(100·0.3125) = 31.
+		{name: "big empty node", node: gpuNode("a", 0, 0, 0, 0, 0, 0, 0, 0).WithHost(128000, 64000, 1<<20), req: gpus(1, 50, 8000), wantScore: 31, wantDevs: [][]int{{0}}},
+		// s = 0.5·8000/128000 + 0.5·(160-50)/800 = 0.03125 + 0.06875 = 0.1; 90.
+		// Best-fit GPU: GPU 1 (60 free).
+		{name: "tight node", node: gpuNode("b", 0, 40).WithHost(32000, 16000, 1<<20), req: gpus(1, 50, 8000), wantScore: 90, wantDevs: [][]int{{1}}},
+		// Untracked CPU counts as a free reference node:
+		// s = 0.5·(128000-8000)/128000 + 0.5·(160-50)/800 = 0.46875 + 0.06875 = 0.5375; int(46.25) = 46.
+		{name: "untracked CPU", node: gpuNode("c", 0, 40), req: gpus(1, 50, 8000), wantScore: 46, wantDevs: [][]int{{1}}},
+	})
+}
+
+func TestDotProduct(t *testing.T) {
+	s := mustNew(t, policy.DotProduct, policy.Options{})
+	runScoreCases(t, s, []scoreCase{
+		// dot = (64000/128000)(8000/128000) + (800/800)(50/800) = 0.03125 + 0.0625
+		// = 0.09375; int(100·(1 - 0.046875)) = int(95.31) = 95.
+		{name: "big empty node", node: gpuNode("a", 0, 0, 0, 0, 0, 0, 0, 0).WithHost(128000, 64000, 1<<20), req: gpus(1, 50, 8000), wantScore: 95, wantDevs: [][]int{{0}}},
+		// dot = (16000/128000)(0.0625) + (160/800)(0.0625) = 0.0078125 + 0.0125
+		// = 0.0203125; int(100·(1 - 0.01015625)) = int(98.98) = 98. Best fit GPU 1.
+		{name: "tight node wins", node: gpuNode("b", 0, 40).WithHost(32000, 16000, 1<<20), req: gpus(1, 50, 8000), wantScore: 98, wantDevs: [][]int{{1}}},
+	})
+}
+
+func TestGPUPacking(t *testing.T) {
+	s := mustNew(t, policy.GPUPacking, policy.Options{})
+	sick := gpuNode("sick", 0, 0)
+	sick.SetHealth(sick.Devices[0].ID, device.Unhealthy)
+	runScoreCases(t, s, []scoreCase{
+		// (a) best fit GPU 1 is partly used with 60 free: 100 - 60/10 = 94.
+		{name: "fits on a used GPU", node: gpuNode("a", 70, 40, 0, 0), req: gpus(1, 50, 0), wantScore: 94, wantDevs: [][]int{{1}}},
+		// (a) GPU 0 with 30 free: 100 - 3 = 97.
+		{name: "fits on the fullest used GPU", node: gpuNode("a", 70, 40, 0, 0), req: gpus(1, 20, 0), wantScore: 97, wantDevs: [][]int{{0}}},
+		// (a) two containers on the used GPUs, 60 + 60 free chosen: 100 - 12 = 88.
+		{name: "two containers on used GPUs", node: gpuNode("d", 40, 40, 0), req: func() *share.Request {
+			r := &share.Request{Parts: []share.Part{{Container: "a", Kind: device.GPU, Count: 1, Units: 60}, {Container: "b", Kind: device.GPU, Count: 1, Units: 60}}}
+			return r
+		}(), wantScore: 88, wantDevs: [][]int{{0}, {1}}},
+		// (b) only the free GPUs 2 and 3 take 80: one free GPU, 50 - 1 = 49.
+		{name: "needs a free GPU on a used node", node: gpuNode("a", 70, 40, 0, 0), req: gpus(1, 80, 0), wantScore: 49, wantDevs: [][]int{{2}}},
+		// (b) two free GPUs: 48.
+		{name: "needs two free GPUs", node: gpuNode("a", 70, 40, 0, 0), req: gpus(2, 100, 0), wantScore: 48, wantDevs: [][]int{{2, 3}}},
+		// (c) untouched 4-GPU node: 33 - 4 = 29.
+		{name: "untouched node", node: gpuNode("b", 0, 0, 0, 0), req: gpus(1, 50, 0), wantScore: 29, wantDevs: [][]int{{0}}},
+		// (c) 33 - 8 = 25.
+		{name: "untouched bigger node", node: gpuNode("c", 0, 0, 0, 0, 0, 0, 0, 0), req: gpus(1, 50, 0), wantScore: 25, wantDevs: [][]int{{0}}},
+		// (c) an unhealthy GPU does not make a node used: 33 - 2 = 31.
+		{name: "unhealthy GPU on an untouched node", node: sick, req: gpus(1, 50, 0), wantScore: 31, wantDevs: [][]int{{1}}},
+		{name: "CPU-only task", node: gpuNode("a", 70, 40, 0, 0), req: cpuOnly(1000), wantScore: 0, wantDevs: nil},
+	})
+}
+
+func TestGPUClustering(t *testing.T) {
+	s := mustNew(t, policy.GPUClustering, policy.Options{})
+	shares := gpuNode("shares", 30, 0, 0, 0)
+	mixed := coretest.Hold(gpuNode("mixed", 30, 0, 0, 0), "default/whole", 100, 1)
+	wholes := coretest.Hold(gpuNode("wholes", 0, 0, 0, 0), "default/whole", 100, 0)
+	runScoreCases(t, s, []scoreCase{
+		// Only shares here: 75 + 25·(800-370)/800 = 75 + 13 = 88. Best fit GPU 0.
+		{name: "only this type", node: shares, req: gpus(1, 50, 0), wantScore: 88, wantDevs: [][]int{{0}}},
+		// Shares and a whole GPU: 50 + 25·(800-270)/800 = 50 + 16 = 66.
+		{name: "this type among others", node: mixed, req: gpus(1, 50, 0), wantScore: 66, wantDevs: [][]int{{0}}},
+		// No device work: 25 + 25·400/800 = 37.
+		{name: "no device task", node: gpuNode("empty", 0, 0, 0, 0), req: gpus(1, 50, 0), wantScore: 37, wantDevs: [][]int{{0}}},
+		// Only whole GPUs: 0 + 25·(800-300)/800 = 15.
+		{name: "other types only", node: wholes, req: gpus(1, 50, 0), wantScore: 15, wantDevs: [][]int{{1}}},
+		// A whole GPU on the node of whole GPUs: 75 + 15.
+		{name: "whole GPU joins whole GPUs", node: wholes, req: gpus(1, 100, 0), wantScore: 90, wantDevs: [][]int{{1}}},
+		// Two GPUs are another type than one: 0 + 15.
+		{name: "two GPUs are another type", node: wholes, req: gpus(2, 100, 0), wantScore: 15, wantDevs: [][]int{{1, 2}}},
+		{name: "CPU-only task", node: shares, req: cpuOnly(1000), wantScore: 0, wantDevs: nil},
+	})
+}
+
+func TestRandom(t *testing.T) {
+	nodes := []*state.NodeState{gpuNode("a", 0, 0), gpuNode("b", 0, 0), gpuNode("c", 0, 0), gpuNode("d", 0, 0)}
+	s := mustNew(t, policy.Random, policy.Options{Seed: 42})
+	again := mustNew(t, policy.Random, policy.Options{Seed: 42})
+	other := mustNew(t, policy.Random, policy.Options{Seed: 7})
+
+	wins := map[string]int{}
+	devs := map[int]int{}
+	differs := false
+	for i := 0; i < 2000; i++ {
+		req := gpus(1, 30, 0)
+		req.Pod = "default/p-" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676))
+		best, bestScore := "", int64(-1)
+		for _, n := range nodes {
+			alloc, score, ok := s.Score(n, req)
+			require.True(t, ok)
+			require.GreaterOrEqual(t, score, int64(0))
+			require.LessOrEqual(t, score, int64(policy.MaxScore))
+			a2, s2, _ := again.Score(n, req)
+			require.Equal(t, score, s2, "the same seed gives the same score")
+			require.Equal(t, alloc, a2, "the same seed gives the same device")
+			if _, s3, _ := other.Score(n, req); s3 != score {
+				differs = true
+			}
+			if score > bestScore {
+				best, bestScore = n.Name, score
+			}
+			devs[alloc.Containers[0].Devices[0].Index]++
+		}
+		wins[best]++
+	}
+	assert.True(t, differs, "another seed gives other scores")
+	for _, n := range nodes {
+		// Uniform is 500 each (σ ≈ 19). FNV-1a without a finaliser gave
+		// 327/590/773/310 here: nodes differing in one last byte correlate.
+		assert.InDelta(t, 500, wins[n.Name], 80, "node %s wins %d of 2000", n.Name, wins[n.Name])
+	}
+	assert.InDelta(t, 4000, devs[0], 300)
+	assert.InDelta(t, 4000, devs[1], 300)
+}
+
+func TestEveryStrategyRejectsWhatDoesNotFit(t *testing.T) {
+	n := gpuNode("full", 100, 90)
+	for _, typ := range policy.Types() {
+		t.Run(string(typ), func(t *testing.T) {
+			s := mustNew(t, typ, policy.Options{Workload: fgdWorkload, Seed: 1})
+			_, score, ok := s.Score(n, gpus(1, 20, 0))
+			assert.False(t, ok)
+			assert.Zero(t, score)
+		})
+	}
+}
