@@ -1,0 +1,37 @@
+package cloudprovider
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/gantry-dev/gantry/autoscaler/apis/config"
+	"github.com/gantry-dev/gantry/core/contract"
+	"github.com/gantry-dev/gantry/core/device"
+)
+
+func TestBuildNodePublishesInventory(t *testing.T) {
+	g := config.NodeGroup{Name: "a100", Template: config.NodeTemplate{
+		Device: config.DeviceTemplate{Kind: device.GPU, Model: "A100", Count: 8, MemoryMiB: 81920},
+		CPU:    resource.MustParse("64"), Memory: resource.MustParse("512Gi"), Pods: 110, Zone: "z1",
+		Taints: []corev1.Taint{{Key: "k", Effect: corev1.TaintEffectNoSchedule}},
+	}}
+	n, err := BuildNode(g, "n1")
+	require.NoError(t, err)
+	inv, err := contract.InventoryOf(n)
+	require.NoError(t, err)
+	assert.Equal(t, 8, inv.Count(device.GPU))
+	assert.Equal(t, "A100", n.Labels[contract.LabelGPUModel])
+	assert.Equal(t, "z1", n.Labels[corev1.LabelTopologyZone])
+	assert.Equal(t, "a100", n.Labels[LabelNodeGroup])
+	q := n.Status.Allocatable[contract.ResourceGPUPercent]
+	assert.Equal(t, int64(800), q.Value())
+	assert.Len(t, n.Spec.Taints, 1)
+
+	cpuOnly, err := BuildNode(config.NodeGroup{Name: "cpu", Template: config.NodeTemplate{CPU: resource.MustParse("4"), Memory: resource.MustParse("8Gi"), Pods: 10}}, "c1")
+	require.NoError(t, err)
+	assert.NotContains(t, cpuOnly.Annotations, contract.AnnotationInventory)
+}
