@@ -107,6 +107,12 @@ type Chooser func(n *NodeState, part share.Part, cands []Cand, free []int) []int
 // owns them. Fit is Place with the chooser First; since Place falls back to
 // an exact search, every chooser places req exactly where Fit says it fits.
 func Fit(n *NodeState, req *share.Request) (Reason, bool) {
+	if !req.Empty() && len(req.Parts) == 1 {
+		// The common case decides without allocating: schedulers call Fit
+		// for every node in every cycle.
+		_, r, ok := scan(n, req, req.Parts[0], nil, false)
+		return r, ok
+	}
 	_, r, ok := Place(n, req, First)
 	return r, ok
 }
@@ -134,6 +140,7 @@ func Place(n *NodeState, req *share.Request, choose Chooser) (contract.Allocatio
 	}
 	free := n.FreeVector()
 	picked := make([][]int, len(req.Parts))
+	var failed *Reason
 	for _, k := range req.Kinds() {
 		var parts []int
 		for i, p := range req.Parts {
@@ -142,8 +149,15 @@ func Place(n *NodeState, req *share.Request, choose Chooser) (contract.Allocatio
 			}
 		}
 		if r, ok := placeKind(n, req, parts, choose, free, picked); !ok {
-			return contract.Allocation{}, r, false
+			// Kinds use disjoint devices: look on for a reason that no
+			// preemption could help with, as it is the one that counts.
+			if failed == nil || (r.Unresolvable && !failed.Unresolvable) {
+				failed = &r
+			}
 		}
+	}
+	if failed != nil {
+		return contract.Allocation{}, *failed, false
 	}
 	alloc.Containers = make([]contract.ContainerAllocation, len(req.Parts))
 	for i, part := range req.Parts {
@@ -172,9 +186,18 @@ func placeKind(n *NodeState, req *share.Request, parts []int, choose Chooser, fr
 				return r, false
 			}
 			copy(free, saved)
-			// A part that does not fit even alone is the reason; otherwise
-			// the parts fit one by one and the greedy picks may be at fault.
-			if _, alone, fits := candidates(n, req, part, free); !fits {
+			// A part that can never fit alone is the reason; then a pod
+			// whose parts can never fit together; then a part that does not
+			// fit alone now. Otherwise the parts fit one by one and only the
+			// greedy picks may be at fault.
+			_, alone, fits := candidates(n, req, part, free)
+			if !fits && alone.Unresolvable {
+				return alone, false
+			}
+			if r, never := neverTogether(n, req, parts); never {
+				return r, false
+			}
+			if !fits {
 				return alone, false
 			}
 			return packKind(n, req, parts, free, picked, r)
@@ -207,8 +230,18 @@ func checkPicks(picks []int, part share.Part, cands []Cand) {
 	}
 }
 func candidates(n *NodeState, req *share.Request, part share.Part, free []int) ([]Cand, Reason, bool) {
-	var ofKind, allowed, healthy, roomy, mostFree int
-	cands := make([]Cand, 0, len(n.Devices))
+	return scan(n, req, part, free, true)
+}
+
+// scan finds the devices that can take part. free holds the units free per
+// device, or is nil for the node as it stands; collect says whether to
+// return the candidates or only whether there are enough.
+func scan(n *NodeState, req *share.Request, part share.Part, free []int, collect bool) ([]Cand, Reason, bool) {
+	var ofKind, allowed, healthy, roomy, mostFree, found int
+	var cands []Cand
+	if collect {
+		cands = make([]Cand, 0, len(n.Devices))
+	}
 	for i := range n.Devices {
 		d := &n.Devices[i]
 		if d.Kind != part.Kind {
@@ -223,19 +256,26 @@ func candidates(n *NodeState, req *share.Request, part share.Part, free []int) (
 			continue
 		}
 		healthy++
-		if free[i] > mostFree {
-			mostFree = free[i]
+		f := d.Free()
+		if free != nil {
+			f = free[i]
 		}
-		if free[i] < part.Units {
+		if f > mostFree {
+			mostFree = f
+		}
+		if f < part.Units {
 			continue
 		}
 		roomy++
 		if !req.AllowSharedDevice && d.HoldsWorkload(req.Workload) {
 			continue
 		}
-		cands = append(cands, Cand{Index: i, Free: free[i], Holders: d.Holders, NUMANode: d.NUMANode, LinkGroup: d.LinkGroup})
+		found++
+		if collect {
+			cands = append(cands, Cand{Index: i, Free: f, Holders: d.Holders, NUMANode: d.NUMANode, LinkGroup: d.LinkGroup})
+		}
 	}
-	if len(cands) >= part.Count {
+	if found >= part.Count {
 		return cands, Reason{}, true
 	}
 	r := Reason{Kind: part.Kind, Container: part.Container, Models: req.Models[part.Kind], Asked: part.Count, Units: part.Units}
@@ -247,7 +287,7 @@ func candidates(n *NodeState, req *share.Request, part share.Part, free []int) (
 	case allowed < part.Count:
 		r.Code, r.Have, r.Unresolvable = TooFewDevices, allowed, true
 	case roomy >= part.Count:
-		r.Code, r.Have = ReplicaOnDevice, len(cands)
+		r.Code, r.Have = ReplicaOnDevice, found
 	case part.Whole():
 		r.Code, r.Have = InsufficientShare, roomy
 	default:

@@ -183,7 +183,7 @@ func TestPlace(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("allocation (-want,+got):\n%s", diff)
 			}
-			if diff := cmp.Diff(before, snapshot(tt.node), exported); diff != "" {
+			if diff := cmp.Diff(before, snapshot(tt.node)); diff != "" {
 				t.Errorf("Place changed the node (-want,+got):\n%s", diff)
 			}
 			_, fits := state.Fit(tt.node, tt.req)

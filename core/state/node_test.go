@@ -5,8 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/stretchr/testify/assert"
+		"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gantry-dev/gantry/core/contract"
@@ -15,33 +14,7 @@ import (
 	"github.com/gantry-dev/gantry/core/state"
 )
 
-// view is everything observable about a node state except its Generation.
-type view struct {
-	Node      state.NodeState
-	Holdings  map[string]state.Holding
-	Workloads map[string][]bool
-}
-
-func snapshot(n *state.NodeState) view {
-	v := view{Node: *n, Holdings: map[string]state.Holding{}, Workloads: map[string][]bool{}}
-	v.Node.Devices = append([]state.Dev(nil), n.Devices...)
-	v.Node.Generation = 0
-	for _, k := range n.PodKeys() {
-		h, _ := n.Holding(k)
-		v.Holdings[k] = h
-		if h.Workload != "" {
-			v.Workloads[h.Workload] = nil
-		}
-	}
-	for w := range v.Workloads {
-		for i := range n.Devices {
-			v.Workloads[w] = append(v.Workloads[w], n.Devices[i].HoldsWorkload(w))
-		}
-	}
-	return v
-}
-
-var exported = cmpopts.IgnoreUnexported(state.NodeState{}, state.Dev{})
+func snapshot(n *state.NodeState) coretest.StateView { return coretest.View(n) }
 
 func TestNew(t *testing.T) {
 	inv := coretest.MakeNode("n1").GPUs("T4", 3, 15360).Inventory()
@@ -116,7 +89,7 @@ func TestAssignRelease(t *testing.T) {
 	require.True(t, n.Release("default/a"))
 	require.True(t, n.Release("default/cpu"))
 	assert.Greater(t, n.Generation, gen)
-	if diff := cmp.Diff(empty, snapshot(n), exported); diff != "" {
+	if diff := cmp.Diff(empty, snapshot(n)); diff != "" {
 		t.Errorf("after releasing everything (-want,+got):\n%s", diff)
 	}
 }
@@ -164,7 +137,7 @@ func TestAssignErrors(t *testing.T) {
 			before, gen := snapshot(n), n.Generation
 			err := n.Assign(tt.pod, tt.holding)
 			require.EqualError(t, err, tt.wantErr)
-			if diff := cmp.Diff(before, snapshot(n), exported); diff != "" {
+			if diff := cmp.Diff(before, snapshot(n)); diff != "" {
 				t.Errorf("a failed Assign changed the node (-want,+got):\n%s", diff)
 			}
 			assert.Equal(t, gen, n.Generation)
@@ -211,7 +184,7 @@ func TestCloneIsIndependent(t *testing.T) {
 	gen := orig.Generation
 
 	c := orig.Clone()
-	if diff := cmp.Diff(before, snapshot(c), exported); diff != "" {
+	if diff := cmp.Diff(before, snapshot(c)); diff != "" {
 		t.Fatalf("clone differs (-want,+got):\n%s", diff)
 	}
 	assert.Equal(t, orig.Generation, c.Generation, "a clone has its original's content")
@@ -224,7 +197,7 @@ func TestCloneIsIndependent(t *testing.T) {
 	c.Devices[0].Model = "changed"
 	c.Name = "n2"
 
-	if diff := cmp.Diff(before, snapshot(orig), exported); diff != "" {
+	if diff := cmp.Diff(before, snapshot(orig)); diff != "" {
 		t.Errorf("mutating the clone changed the original (-want,+got):\n%s", diff)
 	}
 	assert.Equal(t, gen, orig.Generation)

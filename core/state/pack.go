@@ -12,37 +12,60 @@ import (
 // pathological request from stalling a scheduling cycle.
 const packBudget = 1 << 14
 
-// packKind places every part (indices into req.Parts) of one kind at once by
-// exact search, after the greedy placement failed with greedy. free is the
-// units free per device before any of these parts; on success it and picked
-// hold the placement. On failure the reason describes the parts together.
-func packKind(n *NodeState, req *share.Request, parts []int, free []int, picked [][]int, greedy Reason) (Reason, bool) {
-	k := req.Parts[parts[0]].Kind
-	type item struct{ part, units int }
-	var items []item
-	asked := 0
+// items lists the units of every device the parts (indices into
+// req.Parts) ask for, largest first, with the part each belongs to.
+func items(req *share.Request, parts []int) (sizes, owner []int, asked int) {
 	for _, pi := range parts {
 		p := req.Parts[pi]
 		for c := 0; c < p.Count; c++ {
-			items = append(items, item{pi, p.Units})
+			sizes = append(sizes, p.Units)
+			owner = append(owner, pi)
 		}
 		asked += p.Total()
 	}
-	sort.SliceStable(items, func(i, j int) bool { return items[i].units > items[j].units })
-	sizes := make([]int, len(items))
-	for j, it := range items {
-		sizes[j] = it.units
+	order := make([]int, len(sizes))
+	for i := range order {
+		order[i] = i
 	}
+	sort.SliceStable(order, func(i, j int) bool { return sizes[order[i]] > sizes[order[j]] })
+	s, o := make([]int, len(sizes)), make([]int, len(sizes))
+	for i, j := range order {
+		s[i], o[i] = sizes[j], owner[j]
+	}
+	return s, o, asked
+}
 
+// neverTogether reports, with the reason, when the parts (indices into
+// req.Parts, all of one kind) could not fit together even if every device
+// of an allowed model were free and healthy.
+func neverTogether(n *NodeState, req *share.Request, parts []int) (Reason, bool) {
+	k := req.Parts[parts[0]].Kind
+	allowed := 0
+	for i := range n.Devices {
+		if d := &n.Devices[i]; d.Kind == k && req.Allows(k, d.Model) {
+			allowed++
+		}
+	}
+	sizes, _, _ := items(req, parts)
+	if need := minDevices(sizes); need > allowed {
+		return Reason{Code: TooFewDevices, Kind: k, Models: req.Models[k], Asked: need, Have: allowed, Unresolvable: true}, true
+	}
+	return Reason{}, false
+}
+
+// packKind places every part (indices into req.Parts) of one kind at once by
+// exact search, after the greedy placement failed with greedy although each
+// part fits alone. free is the units free per device before any of these
+// parts; on success it and picked hold the placement. On failure the reason
+// describes the parts together.
+func packKind(n *NodeState, req *share.Request, parts []int, free []int, picked [][]int, greedy Reason) (Reason, bool) {
+	k := req.Parts[parts[0]].Kind
+	sizes, owner, asked := items(req, parts)
 	var bins, caps, withReplicas []int
-	allowed, room := 0, 0
+	room := 0
 	for i := range n.Devices {
 		d := &n.Devices[i]
-		if d.Kind != k || !req.Allows(k, d.Model) {
-			continue
-		}
-		allowed++
-		if !d.Healthy() {
+		if d.Kind != k || !req.Allows(k, d.Model) || !d.Healthy() {
 			continue
 		}
 		withReplicas = append(withReplicas, free[i])
@@ -57,24 +80,20 @@ func packKind(n *NodeState, req *share.Request, parts []int, free []int, picked 
 		for _, pi := range parts {
 			picked[pi] = nil
 		}
-		for j, it := range items {
+		for j, pi := range owner {
 			i := bins[assign[j]]
-			picked[it.part] = append(picked[it.part], i)
-			free[i] -= it.units
+			picked[pi] = append(picked[pi], i)
+			free[i] -= sizes[j]
 		}
 		for _, pi := range parts {
 			sort.Ints(picked[pi])
 		}
 		return Reason{}, true
 	}
-
 	r := Reason{Kind: k, Models: req.Models[k], Asked: asked, Have: room}
-	switch need := minDevices(sizes); {
-	case need > allowed:
-		r.Code, r.Asked, r.Have, r.Unresolvable = TooFewDevices, need, allowed, true
-	case len(withReplicas) > len(caps) && packs(sizes, withReplicas):
+	if len(withReplicas) > len(caps) && packs(sizes, withReplicas) {
 		r.Code, r.Units = ReplicaOnDevice, greedy.Units
-	default:
+	} else {
 		r.Code = InsufficientShare
 	}
 	return r, false
