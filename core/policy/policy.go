@@ -114,3 +114,7 @@ func Normalize(s Strategy, scores []int64) {
 		}
 	}
 }
+
+// DependsOnPod reports whether t's choice depends on which pod asks, not
+// only on what it asks for (Random hashes the pod's name).
+func DependsOnPod(t Type) bool { return t == Random }

@@ -18,6 +18,8 @@ const (
 // preFilterState is the parsed request, computed once per cycle.
 type preFilterState struct {
 	req *share.Request
+	// key identifies the request's shape for memoised scores.
+	key string
 }
 
 // Clone returns the state itself: it is never changed after PreFilter.

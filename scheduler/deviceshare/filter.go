@@ -34,12 +34,17 @@ func (pl *DeviceShare) Filter(ctx context.Context, cs fwk.CycleState, pod *v1.Po
 // could not be applied.
 func (pl *DeviceShare) stateFor(ctx context.Context, ni fwk.NodeInfo) (*state.NodeState, error) {
 	st, skipped, err := pl.nodes.stateFor(ni)
-	if len(skipped) > 0 {
-		if logger := klog.FromContext(ctx).V(4); logger.Enabled() {
-			for _, s := range skipped {
-				logger.Info("Ignoring a pod's device record", "pod", klog.KObj(s.pod), "node", klog.KObj(ni.Node()), "err", s.err)
-			}
+	pl.logSkipped(ctx, ni, skipped)
+	return st, err
+}
+
+func (pl *DeviceShare) logSkipped(ctx context.Context, ni fwk.NodeInfo, skipped []skippedPod) {
+	if len(skipped) == 0 {
+		return
+	}
+	if logger := klog.FromContext(ctx).V(4); logger.Enabled() {
+		for _, s := range skipped {
+			logger.Info("Ignoring a pod's device record", "pod", klog.KObj(s.pod), "node", klog.KObj(ni.Node()), "err", s.err)
 		}
 	}
-	return st, err
 }

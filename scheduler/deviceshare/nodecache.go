@@ -30,7 +30,47 @@ type nodeEntry struct {
 	state      *state.NodeState
 	// skipped lists pods whose records could not be applied, for logs.
 	skipped []skippedPod
+
+	// memo holds strategy results for this generation of the node: a new
+	// generation gets a new entry, so stale results cannot be read.
+	mu   sync.Mutex
+	memo map[memoKey]memoValue
 }
+
+type memoKey struct {
+	request          string
+	cpuFree, memFree int64
+	strategy         uint64
+}
+
+type memoValue struct {
+	alloc contract.Allocation
+	score int64
+	ok    bool
+}
+
+// scored returns the memoised result for k, or computes and keeps it.
+func (e *nodeEntry) scored(k memoKey, compute func() memoValue) memoValue {
+	e.mu.Lock()
+	v, ok := e.memo[k]
+	e.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = compute()
+	e.mu.Lock()
+	if e.memo == nil {
+		e.memo = map[memoKey]memoValue{}
+	}
+	if len(e.memo) < maxMemo {
+		e.memo[k] = v
+	}
+	e.mu.Unlock()
+	return v
+}
+
+// maxMemo bounds the results kept per node generation.
+const maxMemo = 256
 
 type skippedPod struct {
 	pod *corev1.Pod
@@ -46,9 +86,18 @@ func newNodeCache() *nodeCache {
 // is malformed yields a *contract.InvalidInventoryError; a node with no
 // inventory yields a state without devices.
 func (c *nodeCache) stateFor(ni fwk.NodeInfo) (*state.NodeState, []skippedPod, error) {
+	e, err := c.entry(ni)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.state, e.skipped, e.invErr
+}
+
+// entry returns the node's memo entry for ni's generation.
+func (c *nodeCache) entry(ni fwk.NodeInfo) (*nodeEntry, error) {
 	node := ni.Node()
 	if node == nil {
-		return nil, nil, errors.New("node not found")
+		return nil, errors.New("node not found")
 	}
 	gen := ni.GetGeneration()
 	raw := node.Annotations[contract.AnnotationInventory]
@@ -56,7 +105,7 @@ func (c *nodeCache) stateFor(ni fwk.NodeInfo) (*state.NodeState, []skippedPod, e
 	e := c.nodes[node.Name]
 	c.mu.RUnlock()
 	if e != nil && e.generation == gen && e.inventory == raw {
-		return e.state, e.skipped, e.invErr
+		return e, nil
 	}
 
 	ne := &nodeEntry{generation: gen, inventory: raw}
@@ -74,7 +123,7 @@ func (c *nodeCache) stateFor(ni fwk.NodeInfo) (*state.NodeState, []skippedPod, e
 	c.mu.Lock()
 	c.nodes[node.Name] = ne
 	c.mu.Unlock()
-	return ne.state, ne.skipped, ne.invErr
+	return ne, nil
 }
 
 // build applies the allocation of every pod on the node: the node agent's

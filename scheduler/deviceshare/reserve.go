@@ -23,14 +23,14 @@ func (pl *DeviceShare) Reserve(ctx context.Context, cs fwk.CycleState, pod *v1.P
 	if err != nil {
 		return fwk.AsStatus(fmt.Errorf("getting node %q from snapshot: %w", nodeName, err))
 	}
-	st, err := pl.stateFor(ctx, ni)
+	v, err := pl.place(ctx, ni, s)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	alloc, _, ok := pl.strategy.get().Score(withHost(st, ni), s.req)
-	if !ok {
+	if !v.ok {
 		return fwk.NewStatus(fwk.Unschedulable, "devices on the node were taken since filtering")
 	}
+	alloc := v.alloc
 	pl.nodes.assume(pod.UID, alloc)
 	cs.Write(reserveStateKey, &reserveState{alloc: alloc})
 	metricPlacements.WithLabelValues(string(pl.args.Policy)).Inc()

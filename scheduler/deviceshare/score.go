@@ -56,15 +56,35 @@ func (pl *DeviceShare) Score(ctx context.Context, cs fwk.CycleState, _ *v1.Pod, 
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	st, err := pl.stateFor(ctx, ni)
+	v, err := pl.place(ctx, ni, s)
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	_, score, ok := pl.strategy.get().Score(withHost(st, ni), s.req)
-	if !ok {
+	if !v.ok {
 		return 0, nil
 	}
-	return score, nil
+	return v.score, nil
+}
+
+// place returns the strategy's allocation and raw score for the request on
+// the node, memoised per node generation: in a burst of same-shaped pods
+// only the node that took the last one is scored again.
+func (pl *DeviceShare) place(ctx context.Context, ni fwk.NodeInfo, s *preFilterState) (memoValue, error) {
+	e, err := pl.nodes.entry(ni)
+	if err != nil {
+		return memoValue{}, err
+	}
+	if e.invErr != nil {
+		return memoValue{}, e.invErr
+	}
+	pl.logSkipped(ctx, ni, e.skipped)
+	st := withHost(e.state, ni)
+	strategy, version := pl.strategy.getVersioned()
+	k := memoKey{request: s.key, cpuFree: st.CPUFreeMilli, memFree: st.MemoryFreeMiB, strategy: version}
+	return e.scored(k, func() memoValue {
+		alloc, score, ok := strategy.Score(st, s.req)
+		return memoValue{alloc: alloc, score: score, ok: ok}
+	}), nil
 }
 
 // withHost returns a shallow copy of st that knows the node's host CPU and

@@ -37,22 +37,29 @@ func newStrategyHolder(args *config.DeviceShareArgs, observed *observedWorkload)
 
 // get returns the strategy, refreshed from the observed workload if due.
 func (h *strategyHolder) get() policy.Strategy {
+	s, _ := h.getVersioned()
+	return s
+}
+
+// getVersioned returns the strategy and a version that changes whenever
+// the strategy is rebuilt.
+func (h *strategyHolder) getVersioned() (policy.Strategy, uint64) {
 	if h.observed == nil {
-		return h.current
+		return h.current, 0
 	}
 	w, version := h.observed.snapshot()
 	h.mu.RLock()
-	cur, stale := h.current, version != h.version && len(w) > 0
+	cur, curVersion := h.current, h.version
 	h.mu.RUnlock()
-	if !stale {
-		return cur
+	if version == curVersion || len(w) == 0 {
+		return cur, curVersion
 	}
 	s, err := policy.New(h.typ, policy.Options{Workload: w, Seed: h.seed})
 	if err != nil {
-		return cur
+		return cur, curVersion
 	}
 	h.mu.Lock()
 	h.current, h.version = s, version
 	h.mu.Unlock()
-	return s
+	return s, version
 }

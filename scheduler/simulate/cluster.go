@@ -21,6 +21,8 @@ type Cluster struct {
 	list  []fwk.NodeInfo
 	// order sorts nodes; ties in score go to the node first in this order.
 	order map[string]string
+	// stale says list must be rebuilt from infos before it is read.
+	stale bool
 }
 
 // NewCluster returns an empty cluster.
@@ -54,7 +56,15 @@ func (c *Cluster) RemoveNode(name string) {
 	c.relist()
 }
 
-func (c *Cluster) relist() {
+func (c *Cluster) relist() { c.stale = true }
+
+// sorted returns the nodes in tie-break order, rebuilding the list after
+// nodes were added or removed.
+func (c *Cluster) sorted() []fwk.NodeInfo {
+	if !c.stale {
+		return c.list
+	}
+	c.stale = false
 	c.list = c.list[:0]
 	for _, ni := range c.infos {
 		c.list = append(c.list, ni)
@@ -62,6 +72,7 @@ func (c *Cluster) relist() {
 	sort.Slice(c.list, func(i, j int) bool {
 		return c.order[c.list[i].Node().Name] < c.order[c.list[j].Node().Name]
 	})
+	return c.list
 }
 
 // Bind adds pod to the node its spec names.
@@ -90,10 +101,10 @@ func (c *Cluster) NodeInfo(name string) (*framework.NodeInfo, bool) {
 }
 
 // Nodes returns the nodes in tie-break order.
-func (c *Cluster) Nodes() []fwk.NodeInfo { return c.list }
+func (c *Cluster) Nodes() []fwk.NodeInfo { return c.sorted() }
 
 // Len returns the number of nodes.
-func (c *Cluster) Len() int { return len(c.list) }
+func (c *Cluster) Len() int { return len(c.infos) }
 
 // Fork returns an independent copy: changes to either leave the other as
 // it was (CA's clustersnapshot Fork, without the Revert bookkeeping).
@@ -112,7 +123,7 @@ func (c *Cluster) NodeInfos() fwk.NodeInfoLister { return lister{c} }
 
 type lister struct{ c *Cluster }
 
-func (l lister) List() ([]fwk.NodeInfo, error) { return l.c.list, nil }
+func (l lister) List() ([]fwk.NodeInfo, error) { return l.c.sorted(), nil }
 
 func (l lister) HavePodsWithAffinityList() ([]fwk.NodeInfo, error) {
 	return l.filter(func(ni fwk.NodeInfo) bool { return len(ni.GetPodsWithAffinity()) > 0 }), nil
@@ -128,7 +139,7 @@ func (l lister) HavePodsWithRequiredNonHostScopedAntiAffinityList() ([]fwk.NodeI
 
 func (l lister) filter(keep func(fwk.NodeInfo) bool) []fwk.NodeInfo {
 	var out []fwk.NodeInfo
-	for _, ni := range l.c.list {
+	for _, ni := range l.c.sorted() {
 		if keep(ni) {
 			out = append(out, ni)
 		}

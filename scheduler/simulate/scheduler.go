@@ -39,6 +39,9 @@ type Options struct {
 	// Full keeps every plugin of the profile; by default Trim drops the
 	// ones that cannot matter in a simulation.
 	Full bool
+	// Scorer is the one score plugin Trim keeps; GantryDeviceShare when
+	// empty. Benchmarks set NodeResourcesFit to measure a stock baseline.
+	Scorer string
 }
 
 // NewScheduler builds the framework over cluster.
@@ -51,8 +54,11 @@ func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler,
 	if err != nil {
 		return nil, err
 	}
+	if o.Scorer == "" {
+		o.Scorer = deviceshare.Name
+	}
 	if !o.Full {
-		Trim(profile, deviceshare.Name)
+		Trim(profile, o.Scorer)
 	}
 	s := &Scheduler{cluster: cluster}
 	registry := plugins.NewInTreeRegistry()
@@ -116,6 +122,12 @@ type Result struct {
 // copy of it there (the cluster changes). pod itself is not changed.
 func (s *Scheduler) Schedule(ctx context.Context, pod *v1.Pod) Result {
 	return s.schedule(ctx, pod, true)
+}
+
+// Rank runs filtering and scoring and returns the node pod would go to,
+// without reserving or binding anything.
+func (s *Scheduler) Rank(ctx context.Context, pod *v1.Pod) Result {
+	return s.schedule(ctx, pod, false)
 }
 
 // Feasible reports the nodes pod fits on without placing it.
