@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gantry-dev/gantry/core/contract"
+	"github.com/gantry-dev/gantry/core/policy"
+	"github.com/gantry-dev/gantry/core/state"
+	gantryconfig "github.com/gantry-dev/gantry/scheduler/apis/config"
+	"github.com/gantry-dev/gantry/scheduler/simulate"
+	"github.com/gantry-dev/gantry/simulator/trace"
+)
+
+// sim is one simulated cluster: the framework's in-memory Cluster and
+// Scheduler, plus the engine's own per-node books (device state, host CPU
+// left and fragment value) that it keeps in step with every bind and unbind
+// so that metrics never need a full recomputation.
+type sim struct {
+	cluster  *simulate.Cluster
+	sched    *simulate.Scheduler
+	workload policy.Workload
+
+	nodes   []trace.Node
+	index   map[string]int // node name -> index into nodes
+	states  []*state.NodeState
+	cpuFree []int64
+	frag    []float64 // F_n(M) in device units (percent of a GPU)
+
+	capacityMilli  int64
+	allocatedMilli int64
+	idleUnits      int64
+	fragUnits      float64
+}
+
+// newSim builds the cluster from nodes. sortKeys gives each node's
+// tie-break key (nil: its name).
+func newSim(ctx context.Context, nodes []trace.Node, sortKeys map[string]string, pol policy.Type, seed int64, w policy.Workload) (*sim, error) {
+	s := &sim{
+		cluster:  simulate.NewCluster(),
+		workload: w,
+		nodes:    nodes,
+		index:    make(map[string]int, len(nodes)),
+		states:   make([]*state.NodeState, len(nodes)),
+		cpuFree:  make([]int64, len(nodes)),
+		frag:     make([]float64, len(nodes)),
+	}
+	for i, n := range nodes {
+		obj, err := NodeObject(n)
+		if err != nil {
+			return nil, err
+		}
+		s.cluster.AddNode(obj, sortKeys[n.Name])
+		s.index[n.Name] = i
+		s.states[i] = state.New(n.Name, "", Inventory(n))
+		s.cpuFree[i] = n.CPUMilli
+		s.capacityMilli += n.GPUMilli()
+		s.idleUnits += int64(n.GPUs) * 100
+		s.refresh(i)
+	}
+	args := &gantryconfig.DeviceShareArgs{
+		Policy:                  pol,
+		ZoneSpreadWeight:        0,
+		WorkloadCoveragePercent: 95,
+		Workload:                []policy.Shape(w),
+		Seed:                    seed,
+	}
+	sched, err := simulate.NewScheduler(ctx, s.cluster, simulate.Options{Args: args})
+	if err != nil {
+		return nil, err
+	}
+	s.sched = sched
+	return s, nil
+}
+
+// refresh recomputes node i's fragment and updates the cluster total.
+func (s *sim) refresh(i int) {
+	old := s.frag[i]
+	if len(s.workload) == 0 {
+		return
+	}
+	n := s.states[i]
+	s.frag[i] = policy.Fragmentation(n, n.FreeVector(), s.cpuFree[i], s.workload)
+	s.fragUnits += s.frag[i] - old
+}
+
+// placement is where one pod went.
+type placement struct {
+	node    string
+	devices []int
+	model   string
+	alloc   contract.Allocation
+}
+
+// schedule runs one scheduling cycle for the trace pod and books the
+// result. ok is false when the pod fits nowhere.
+func (s *sim) schedule(ctx context.Context, p trace.Pod, obj *corev1.Pod) (placement, *corev1.Pod, bool, error) {
+	res := s.sched.Schedule(ctx, obj)
+	if res.Node == "" {
+		return placement{}, nil, false, nil
+	}
+	pl, err := s.book(p, res.Pod, res.Node, 1)
+	return pl, res.Pod, true, err
+}
+
+// book applies (sign 1) or reverts (sign -1) a bound pod on the engine's
+// books.
+func (s *sim) book(p trace.Pod, bound *corev1.Pod, node string, sign int) (placement, error) {
+	i, ok := s.index[node]
+	if !ok {
+		return placement{}, fmt.Errorf("pod %s bound to unknown node %q", p.Name, node)
+	}
+	pl := placement{node: node, model: s.nodes[i].Model}
+	key := bound.Namespace + "/" + bound.Name
+	if p.NumGPU > 0 {
+		a, _, has, err := contract.AllocationOf(bound)
+		if err != nil {
+			return pl, fmt.Errorf("pod %s: %w", p.Name, err)
+		}
+		if !has {
+			return pl, fmt.Errorf("pod %s bound to %s without an allocation", p.Name, node)
+		}
+		pl.alloc = a
+		units := 0
+		for _, c := range a.Containers {
+			for _, d := range c.Devices {
+				pl.devices = append(pl.devices, d.Index)
+				units += d.Units
+			}
+		}
+		sort.Ints(pl.devices)
+		if sign > 0 {
+			if err := s.states[i].Assign(key, state.Holding{Allocation: a}); err != nil {
+				return pl, err
+			}
+		} else {
+			s.states[i].Release(key)
+		}
+		s.allocatedMilli += int64(sign) * int64(units) * trace.MilliPerPercent
+		s.idleUnits -= int64(sign) * int64(units)
+	}
+	s.cpuFree[i] -= int64(sign) * p.CPUMilli
+	s.refresh(i)
+	return pl, nil
+}
+
+// unbind removes a bound pod from the cluster and the books.
+func (s *sim) unbind(p trace.Pod, bound *corev1.Pod) error {
+	if err := s.cluster.Unbind(bound); err != nil {
+		return err
+	}
+	_, err := s.book(p, bound, bound.Spec.NodeName, -1)
+	return err
+}
+
+// fragRatio is the cluster's fragmentation amount over its idle GPU.
+func (s *sim) fragRatio() float64 {
+	if s.idleUnits <= 0 {
+		return 0
+	}
+	r := s.fragUnits / float64(s.idleUnits)
+	if r < 0 {
+		return 0
+	}
+	return r
+}
+
+// recomputeFrag recomputes the fragmentation amount from scratch (for tests).
+func (s *sim) recomputeFrag() float64 {
+	var f float64
+	for i, n := range s.states {
+		f += policy.Fragmentation(n, n.FreeVector(), s.cpuFree[i], s.workload)
+	}
+	return f
+}
