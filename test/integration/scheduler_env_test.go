@@ -136,3 +136,7 @@ func allocationOf(t testing.TB, pod *corev1.Pod) contract.Allocation {
 	require.Equal(t, pod.Spec.NodeName, a.Node)
 	return a
 }
+
+func createReadyNode(ctx context.Context, e *env, n *corev1.Node) (*corev1.Node, error) {
+	return harness.CreateReadyNode(ctx, e.client, n)
+}
