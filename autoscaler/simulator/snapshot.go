@@ -1,0 +1,30 @@
+package simulator
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Snapshot is a set of nodes and bound pods that can be forked and in
+// which pods can be placed.
+type Snapshot interface {
+	// AddNode adds or replaces a node, keeping its pods.
+	AddNode(node *corev1.Node)
+	// RemoveNode removes a node and its pods.
+	RemoveNode(name string)
+	// AddPod records a pod bound to pod.Spec.NodeName.
+	AddPod(pod *corev1.Pod) error
+	// RemovePod forgets a bound pod.
+	RemovePod(pod *corev1.Pod) error
+	// Schedule places pod on the best node that fits and records it
+	// there; it returns the node and the bound copy, or the reason no node
+	// fits.
+	Schedule(ctx context.Context, pod *corev1.Pod) (node string, bound *corev1.Pod, reason string)
+	// Fork returns an independent copy.
+	Fork(ctx context.Context) (Snapshot, error)
+	// Empty returns a new snapshot of the same kind with no nodes.
+	Empty(ctx context.Context) (Snapshot, error)
+	// Len returns the number of nodes.
+	Len() int
+}
