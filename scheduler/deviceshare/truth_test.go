@@ -1,0 +1,50 @@
+package deviceshare
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	v1 "k8s.io/api/core/v1"
+
+	"github.com/gantry-dev/gantry/core/contract"
+	"github.com/gantry-dev/gantry/core/coretest"
+	"github.com/gantry-dev/gantry/core/device"
+)
+
+func encode(t *testing.T, node, id string, index, units int) string {
+	t.Helper()
+	v, err := contract.EncodeAllocation(contract.Allocation{Node: node, Containers: []contract.ContainerAllocation{{
+		Container: "main", Kind: device.GPU, Devices: []contract.DeviceShare{{ID: id, Index: index, Units: units}},
+	}}})
+	require.NoError(t, err)
+	return v
+}
+
+// The node agent's record of what kubelet really gave a pod wins over the
+// scheduler's intent: the next share goes where the card is really free.
+func TestNodeRecordWinsOverIntent(t *testing.T) {
+	nw := coretest.MakeNode("n").GPUs("T4", 2, 16384)
+	inv := nw.Inventory()
+	held := coretest.MakePod("held").GPUPercent(80).Node("n").
+		Annotation(contract.AnnotationAllocation, encode(t, "n", inv.Devices[0].ID, 0, 80)).
+		Annotation(contract.AnnotationAllocated, encode(t, "n", inv.Devices[1].ID, 1, 80)).Obj()
+	c := &cluster{t: t, args: argsYAML("Binpack"), nodes: []*v1.Node{nw.Obj()}, pods: []*v1.Pod{held}}
+	got := c.schedule(coretest.MakePod("next").GPUPercent(50).Obj())
+	require.Nil(t, got.status)
+	assert.Equal(t, inv.Devices[0].ID, got.alloc.Containers[0].Devices[0].ID, "device 1 is the one really in use")
+}
+
+// A record that names another node is never counted here, and a malformed
+// record is skipped without failing the node.
+func TestForeignAndMalformedRecordsAreIgnored(t *testing.T) {
+	nw := coretest.MakeNode("n").GPUs("T4", 1, 16384)
+	inv := nw.Inventory()
+	foreign := coretest.MakePod("foreign").GPUPercent(90).Node("n").
+		Annotation(contract.AnnotationAllocation, encode(t, "other", inv.Devices[0].ID, 0, 90)).Obj()
+	broken := coretest.MakePod("broken").GPUPercent(90).Node("n").
+		Annotation(contract.AnnotationAllocated, "{not json").Obj()
+	c := &cluster{t: t, args: argsYAML("Binpack"), nodes: []*v1.Node{nw.Obj()}, pods: []*v1.Pod{foreign, broken}}
+	got := c.schedule(coretest.MakePod("next").GPUPercent(100).Obj())
+	assert.Nil(t, got.status)
+}
