@@ -1,0 +1,265 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/gantry-dev/gantry/core/contract"
+	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/deviceplugin/metrics"
+	"github.com/gantry-dev/gantry/deviceplugin/podresources"
+)
+
+// Steerer answers GetPreferredAllocation. Kubelet's request names no pod,
+// only how many slots it needs and which are free, so the Steerer matches
+// the request against the scheduler's intents instead:
+//
+//  1. Intents are read from pods bound to this node by gantry-scheduler
+//     whose gantry.dev/allocation names this node, one per container and
+//     device kind. Terminal and deleting pods are ignored.
+//  2. An intent is pending until kubelet has served its container. With the
+//     PodResources API (the normal case) "served" is what kubelet reports
+//     right now. Without it, a container recorded in gantry.dev/allocated,
+//     or steered by this process within LedgerTTL, counts as served.
+//  3. A pending intent matches when its size equals the request size and
+//     each device it names is healthy and has at least the intended units
+//     among the free slots kubelet offered.
+//  4. Among matches, a pod kubelet lists as active whose container holds no
+//     device yet is preferred: kubelet adds a pod to its active pods just
+//     before admitting it and admits pods one at a time, so that pod is the
+//     one being admitted. Ties go to the oldest pod (kubelet sorts each batch
+//     by creation time), then name, then container order.
+//  5. The answer is the lowest free slots on the intended devices. With no
+//     match, a share below one device goes to the best-fitting single
+//     device and whole devices to fully free ones (see fallback).
+//
+// Limits, stated plainly: the answer is a hint and kubelet may ignore it
+// (TopologyManager alignment, another pod admitted in between). Without the
+// PodResources API, two pending pods of the same size on different devices
+// are indistinguishable and may swap devices. Neither case can over-commit a
+// device, since kubelet never hands out a slot twice and a device has only
+// UnitsPerDevice slots, nor put a share on two devices, since every answer is
+// on one device. The reconcile package records what kubelet really gave and
+// that record, not the intent, is what the scheduler counts. A swap between
+// two pods of the same size leaves every device's total unchanged; it can
+// only break the scheduler's choice of which replica shares a device with
+// which. Anyone who can write a pod's annotations can steer that pod among
+// free slots, exactly as the scheduler could, and nothing more.
+type Steerer struct {
+	node         string
+	kind         device.Kind
+	pods         corelisters.PodLister
+	podResources podresources.Lister
+	listTimeout  time.Duration
+	clock        clock.PassiveClock
+	ledgerTTL    time.Duration
+
+	mu     sync.Mutex
+	ledger map[string]time.Time
+	// decoded caches each pod's intents by resource version, so that a
+	// request does not decode every pod's annotation again.
+	decoded map[types.UID]decodedIntents
+}
+
+type decodedIntents struct {
+	resourceVersion string
+	intents         []Intent
+}
+
+// SteererConfig configures a Steerer.
+type SteererConfig struct {
+	Node string
+	Kind device.Kind
+	// Pods lists pods; only those bound to Node are considered, so an
+	// informer filtered on spec.nodeName is enough.
+	Pods corelisters.PodLister
+	// PodResources is kubelet's PodResources API; optional but strongly
+	// recommended (see rule 2 and 4).
+	PodResources podresources.Lister
+	// ListTimeout bounds the PodResources call; on timeout the Steerer
+	// falls back to annotations and its ledger. Default 1s.
+	ListTimeout time.Duration
+	Clock       clock.PassiveClock
+	// LedgerTTL is how long a steered intent counts as served when the
+	// PodResources API is unavailable. Default 2m.
+	LedgerTTL time.Duration
+}
+
+// NewSteerer returns a Steerer.
+func NewSteerer(cfg SteererConfig) *Steerer {
+	s := &Steerer{node: cfg.Node, kind: cfg.Kind, pods: cfg.Pods, podResources: cfg.PodResources,
+		listTimeout: cfg.ListTimeout, clock: cfg.Clock, ledgerTTL: cfg.LedgerTTL, ledger: map[string]time.Time{},
+		decoded: map[types.UID]decodedIntents{}}
+	if s.listTimeout == 0 {
+		s.listTimeout = time.Second
+	}
+	if s.clock == nil {
+		s.clock = clock.RealClock{}
+	}
+	if s.ledgerTTL == 0 {
+		s.ledgerTTL = 2 * time.Minute
+	}
+	return s
+}
+
+// Decision is a GetPreferredAllocation answer for one container.
+type Decision struct {
+	IDs []string
+	// Source is metrics.SteerIntent, SteerFallback or SteerNone.
+	Source string
+	// Intent is the matched intent, for SteerIntent.
+	Intent *Intent
+}
+
+// Prefer chooses size slots among available for one container. A nil
+// Steerer only applies the fallback.
+func (s *Steerer) Prefer(ctx context.Context, inv device.Inventory, available, mustInclude []string, size int) Decision {
+	free := groupFree(available, nil)
+	healthy := device.Inventory{}
+	for _, d := range inv.Devices {
+		if d.Healthy() && len(free[d.ID]) > 0 {
+			healthy.Devices = append(healthy.Devices, d)
+		}
+	}
+	if len(mustInclude) > 0 {
+		return preferWith(healthy, available, mustInclude, size)
+	}
+	if s != nil {
+		if in := s.match(ctx, healthy, free, size); in != nil {
+			var ids []string
+			for _, sh := range in.Shares {
+				ids = append(ids, free.take(sh.ID, sh.Units)...)
+			}
+			s.remember(in)
+			return Decision{IDs: ids, Source: metrics.SteerIntent, Intent: in}
+		}
+	}
+	if ids := fallback(healthy, free, size); ids != nil {
+		return Decision{IDs: ids, Source: metrics.SteerFallback}
+	}
+	return Decision{Source: metrics.SteerNone}
+}
+
+// preferWith handles kubelet's must-include IDs (devices reused from init
+// containers, which Gantry requests never have): it keeps them and fills up
+// from the same device.
+func preferWith(inv device.Inventory, available, mustInclude []string, size int) Decision {
+	if len(mustInclude) >= size {
+		return Decision{IDs: mustInclude[:size], Source: metrics.SteerFallback}
+	}
+	keep := map[string]bool{}
+	for _, id := range mustInclude {
+		keep[id] = true
+	}
+	dev, _, err := contract.ParseSlotID(mustInclude[0])
+	free := groupFree(available, keep)
+	if err != nil || len(free[dev]) < size-len(mustInclude) {
+		return Decision{IDs: mustInclude, Source: metrics.SteerNone}
+	}
+	return Decision{IDs: append(append([]string(nil), mustInclude...), free.take(dev, size-len(mustInclude))...), Source: metrics.SteerFallback}
+}
+
+func (s *Steerer) match(ctx context.Context, inv device.Inventory, free freeSlots, size int) *Intent {
+	logger := klog.FromContext(ctx)
+	pods, err := s.pods.List(labels.Everything())
+	if err != nil {
+		logger.Error(err, "Listing pods for steering failed; using the fallback")
+		return nil
+	}
+	snap, live := s.snapshot(ctx)
+	res := contract.ResourceFor(s.kind)
+	var best *Intent
+	for _, pod := range pods {
+		intents := s.intentsOf(pod)
+		for i := range intents {
+			in := &intents[i]
+			if in.Size != size {
+				continue
+			}
+			if live {
+				if snap.Holds(in.Pod, in.Container, res) {
+					continue
+				}
+				in.InAdmission = snap.Listed(in.Pod)
+			} else if recorded(pod, in.Container, s.kind) || s.steeredRecently(in) {
+				continue
+			}
+			if !fits(in, inv, free) {
+				continue
+			}
+			if best == nil || in.before(best) {
+				best = in
+			}
+		}
+	}
+	return best
+}
+
+// intentsOf returns a fresh copy of the pod's intents, decoding its
+// annotation only when the pod changed.
+func (s *Steerer) intentsOf(pod *corev1.Pod) []Intent {
+	if pod.ResourceVersion == "" {
+		return podIntents(pod, s.node, s.kind)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.decoded[pod.UID]
+	if !ok || c.resourceVersion != pod.ResourceVersion {
+		c = decodedIntents{resourceVersion: pod.ResourceVersion, intents: podIntents(pod, s.node, s.kind)}
+		if len(s.decoded) > 4096 {
+			clear(s.decoded)
+		}
+		s.decoded[pod.UID] = c
+	}
+	return append([]Intent(nil), c.intents...)
+}
+
+func fits(in *Intent, inv device.Inventory, free freeSlots) bool {
+	for _, sh := range in.Shares {
+		if _, ok := inv.ByID(sh.ID); !ok || len(free[sh.ID]) < sh.Units {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Steerer) snapshot(ctx context.Context) (podresources.Snapshot, bool) {
+	if s.podResources == nil {
+		return podresources.Snapshot{}, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.listTimeout)
+	defer cancel()
+	resp, err := s.podResources.List(ctx)
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "PodResources unavailable; steering from annotations only")
+		return podresources.Snapshot{}, false
+	}
+	return podresources.NewSnapshot(resp), true
+}
+
+func (s *Steerer) remember(in *Intent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	for k, t := range s.ledger {
+		if now.Sub(t) >= s.ledgerTTL {
+			delete(s.ledger, k)
+		}
+	}
+	s.ledger[in.key()] = now
+}
+
+func (s *Steerer) steeredRecently(in *Intent) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.ledger[in.key()]
+	return ok && s.clock.Now().Sub(t) < s.ledgerTTL
+}
