@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/coretest"
 	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/test/harness"
 )
 
 // TestGantrySchedulerEndToEnd runs the real gantry-scheduler binary against
@@ -133,6 +136,13 @@ func TestGantrySchedulerEndToEnd(t *testing.T) {
 		}
 		t.Logf("burst: %d pods bound in all, %d devices in use", bound, len(used))
 		assert.Greater(t, bound, 30)
+	})
+	t.Run("kubectl gantry devices shows every card and its holders", func(t *testing.T) {
+		out, err := exec.Command(harness.BinaryPath(t, "kubectl-gantry"), "devices", "--kubeconfig", e.cp.KubeconfigPath).CombinedOutput()
+		require.NoError(t, err, string(out))
+		assert.Contains(t, string(out), "NODE")
+		assert.Contains(t, string(out), "default/infer")
+		assert.Equal(t, 15, strings.Count(string(out), "\n"), "a header and 14 devices:\n%s", out)
 	})
 	require.False(t, e.scheduler.Exited(), "gantry-scheduler exited")
 }
