@@ -1,0 +1,396 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
+	"github.com/gantry-dev/gantry/core/policy"
+	"github.com/gantry-dev/gantry/simulator/engine"
+	"github.com/gantry-dev/gantry/simulator/report"
+	"github.com/gantry-dev/gantry/simulator/trace"
+)
+
+const (
+	defaultPolicies = "FGD,BestFit,GPUPacking,GPUClustering,DotProduct,Random"
+	// shippedTrace is where the Alibaba trace copy lives in the repository.
+	shippedTrace = "simulator/trace/testdata/alibaba-gpu-v2023"
+)
+
+type runFlags struct {
+	traceDir   string
+	variant    string
+	nodes      string
+	pods       string
+	policies   string
+	seeds      string
+	ratio      float64
+	experiment string
+	out        string
+	parallel   int
+	progress   string
+	noTiming   bool
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gantry-sim",
+		Short:         "Trace-driven simulator of Gantry's GPU-sharing scheduler",
+		Long:          "gantry-sim replays GPU cluster traces (the Alibaba GPU trace v2023 \"openb\" CSVs, or Gantry's own trace format) through the real kube-scheduler framework with the GantryDeviceShare plugin, and writes reports comparable with the FGD paper (USENIX ATC '23).",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newRunCommand())
+	return root
+}
+
+func newRunCommand() *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run an experiment for every policy x seed and write the report",
+		Long: `Run an experiment for every policy x seed (in parallel) and write the report into --out.
+
+Experiments:
+  inflation     the FGD paper's protocol: shuffle the pods with the seed, re-sample them until
+                the arrived GPU demand reaches --ratio of capacity, submit each once (no retry, no
+                departures); record allocation, fragmentation and unallocated share per pod.
+  replay        arrivals and departures from creation_time/deletion_time in virtual time; pods
+                that fit nowhere wait and are retried whenever a pod departs; pending-time stats.
+  sharing-gain  the fewest GPUs that serve every pod with sharing vs with every sharing pod
+                rounded up to a whole GPU.
+
+Outputs (inflation): report.md, summary.{md,csv,json}, curves.csv,
+placements-<policy>-seed<seed>.csv and unallocated.png.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return run(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.traceDir, "trace-dir", "", "folder with the Alibaba openb CSVs (default: the copy shipped in the repository, "+shippedTrace+", found from the working directory or the binary's location)")
+	fl.StringVar(&f.variant, "variant", trace.DefaultVariant, "pod list variant in --trace-dir: default, gpushare20..100, multigpu20..50, ... (openb_pod_list_<variant>.csv)")
+	fl.StringVar(&f.nodes, "nodes", "", "node list CSV (sn,cpu_milli,memory_mib,gpu,model); default: "+trace.GPUNodeListFile+" in --trace-dir")
+	fl.StringVar(&f.pods, "pods", "", "pod list: an Alibaba pod CSV, or a Gantry trace (.yaml/.yml/.json, apiVersion gantry.dev/v1alpha1) that carries its own nodes; default: the --variant list in --trace-dir")
+	fl.StringVar(&f.policies, "policies", defaultPolicies, "comma-separated policies to compare; known: "+knownPolicies())
+	fl.StringVar(&f.seeds, "seeds", "42", "comma-separated seeds, or ranges such as 42-51")
+	fl.Float64Var(&f.ratio, "ratio", 1.3, "inflation target: arrived GPU demand over GPU capacity (inflation only)")
+	fl.StringVar(&f.experiment, "experiment", "inflation", "experiment: inflation, replay or sharing-gain")
+	fl.StringVar(&f.out, "out", "out/sim", "folder the report is written into (created)")
+	fl.IntVar(&f.parallel, "parallel", runtime.GOMAXPROCS(0), "runs (policy x seed) executed at once")
+	fl.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
+	fl.BoolVar(&f.noTiming, "no-timing", false, "leave wall times out of the report, so that the same inputs give byte-identical files")
+	return cmd
+}
+
+func knownPolicies() string {
+	var s []string
+	for _, t := range policy.Types() {
+		s = append(s, string(t))
+	}
+	return strings.Join(s, ", ")
+}
+
+// parseSeeds reads "42", "42,43" or "42-51".
+func parseSeeds(v string) ([]int64, error) {
+	var out []int64
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if lo, hi, ok := strings.Cut(part[1:], "-"); ok {
+			a, err1 := strconv.ParseInt(part[:1]+lo, 10, 64)
+			b, err2 := strconv.ParseInt(hi, 10, 64)
+			if err1 != nil || err2 != nil || b < a || b-a > 10000 {
+				return nil, fmt.Errorf("--seeds: bad range %q", part)
+			}
+			for s := a; s <= b; s++ {
+				out = append(out, s)
+			}
+			continue
+		}
+		s, err := strconv.ParseInt(part, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("--seeds: bad seed %q", part)
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("--seeds: no seed given")
+	}
+	return out, nil
+}
+
+func parsePolicies(v string) ([]policy.Type, error) {
+	known := map[policy.Type]bool{}
+	for _, t := range policy.Types() {
+		known[t] = true
+	}
+	var out []policy.Type
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if !known[policy.Type(p)] {
+			return nil, fmt.Errorf("--policies: unknown policy %q (known: %s)", p, knownPolicies())
+		}
+		out = append(out, policy.Type(p))
+	}
+	if len(out) == 0 {
+		return nil, errors.New("--policies: no policy given")
+	}
+	return out, nil
+}
+
+// findTraceDir looks for the shipped trace from the working directory and
+// the binary's folder upwards.
+func findTraceDir() (string, error) {
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if exe, err := os.Executable(); err == nil {
+		starts = append(starts, filepath.Dir(exe))
+	}
+	for _, s := range starts {
+		for d := s; ; d = filepath.Dir(d) {
+			c := filepath.Join(d, shippedTrace)
+			if st, err := os.Stat(filepath.Join(c, trace.GPUNodeListFile)); err == nil && !st.IsDir() {
+				return c, nil
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	return "", fmt.Errorf("cannot find the shipped trace (%s) from the working directory or the binary; pass --trace-dir", shippedTrace)
+}
+
+// loadTrace reads the input the flags name and describes it.
+func loadTrace(f *runFlags) (trace.Trace, string, error) {
+	if f.pods != "" {
+		switch strings.ToLower(filepath.Ext(f.pods)) {
+		case ".yaml", ".yml", ".json":
+			t, err := trace.LoadGantry(f.pods)
+			return t, f.pods, err
+		}
+	}
+	dir := f.traceDir
+	if dir == "" && (f.nodes == "" || f.pods == "") {
+		d, err := findTraceDir()
+		if err != nil {
+			return trace.Trace{}, "", err
+		}
+		dir = d
+	}
+	nodes, pods := f.nodes, f.pods
+	desc := fmt.Sprintf("%s, variant %s", filepath.Base(dir), f.variant)
+	if nodes == "" {
+		nodes = filepath.Join(dir, trace.GPUNodeListFile)
+	}
+	if pods == "" {
+		pods = filepath.Join(dir, trace.PodListFile(f.variant))
+	} else {
+		desc = pods
+	}
+	t, err := trace.Load(nodes, pods)
+	return t, desc, err
+}
+
+type job struct {
+	policy policy.Type
+	seed   int64
+}
+
+func run(cmd *cobra.Command, f *runFlags) error {
+	klog.SetOutput(io.Discard)
+	klog.LogToStderr(false)
+	switch f.experiment {
+	case "inflation", "replay", "sharing-gain":
+	default:
+		return fmt.Errorf("--experiment: unknown experiment %q (inflation, replay or sharing-gain)", f.experiment)
+	}
+	pols, err := parsePolicies(f.policies)
+	if err != nil {
+		return err
+	}
+	seeds, err := parseSeeds(f.seeds)
+	if err != nil {
+		return err
+	}
+	if f.parallel < 1 {
+		return errors.New("--parallel must be at least 1")
+	}
+	if f.experiment == "inflation" && f.ratio <= 0 {
+		return errors.New("--ratio must be positive")
+	}
+	t, desc, err := loadTrace(f)
+	if err != nil {
+		return err // file:line reasons; nothing has been written
+	}
+	// The runs allocate many short-lived objects; a lazier GC is faster and
+	// the heap stays small.
+	debug.SetGCPercent(400)
+
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	defer stop()
+
+	var jobs []job
+	for _, p := range pols {
+		for _, s := range seeds {
+			jobs = append(jobs, job{p, s})
+		}
+	}
+	gpus := 0
+	for _, n := range t.Nodes {
+		gpus += n.GPUs
+	}
+	meta := report.Meta{Command: commandLine(), Trace: desc, Nodes: len(t.Nodes), GPUs: gpus, Pods: len(t.Pods), Ratio: f.ratio}
+	opts := report.Options{OmitTiming: f.noTiming}
+
+	bar := newBar(cmd.ErrOrStderr(), f.progress, len(jobs), f.experiment)
+	results := make([]any, len(jobs))
+	var firstErr error
+	var mu sync.Mutex
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(f.parallel, len(jobs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(jobs) || ctx.Err() != nil {
+					return
+				}
+				r, err := runJob(ctx, f, t, jobs[i], bar)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("%s seed %d: %w", jobs[i].policy, jobs[i].seed, err)
+				}
+				results[i] = r
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	bar.finish()
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	switch f.experiment {
+	case "inflation":
+		rs := make([]*engine.InflationResult, len(results))
+		for i, r := range results {
+			rs[i] = r.(*engine.InflationResult)
+		}
+		err = report.WriteInflation(f.out, meta, rs, opts)
+	case "replay":
+		rs := make([]*engine.ReplayResult, len(results))
+		for i, r := range results {
+			rs[i] = r.(*engine.ReplayResult)
+		}
+		err = report.WriteReplay(f.out, meta, rs, opts)
+	case "sharing-gain":
+		rs := make([]*engine.SharingResult, len(results))
+		for i, r := range results {
+			rs[i] = r.(*engine.SharingResult)
+		}
+		err = report.WriteSharing(f.out, meta, rs, opts)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "report written to %s\n", filepath.Join(f.out, "report.md"))
+	return nil
+}
+
+func runJob(ctx context.Context, f *runFlags, t trace.Trace, j job, bar *bar) (any, error) {
+	switch f.experiment {
+	case "replay":
+		return engine.RunReplay(ctx, engine.ReplayConfig{Trace: t, Policy: j.policy, Seed: j.seed, Progress: bar.tracker()})
+	case "sharing-gain":
+		r, err := engine.RunSharingGain(ctx, engine.SharingConfig{Trace: t, Policy: j.policy, Seed: j.seed})
+		bar.jobDone()
+		return r, err
+	default:
+		return engine.RunInflation(ctx, engine.Config{Trace: t, Policy: j.policy, Seed: j.seed, Ratio: f.ratio, Progress: bar.tracker()})
+	}
+}
+
+func commandLine() string {
+	args := append([]string{"gantry-sim"}, os.Args[1:]...)
+	return strings.Join(args, " ")
+}
+
+// bar is a progress bar over all runs, in percent of each run's pods (so
+// runs of different sizes weigh the same), or nothing.
+type bar struct {
+	pb *progressbar.ProgressBar
+}
+
+func newBar(w io.Writer, mode string, jobs int, experiment string) *bar {
+	show := mode == "always"
+	if mode == "auto" {
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				show = true
+			}
+		}
+	}
+	if !show {
+		return &bar{}
+	}
+	return &bar{pb: progressbar.NewOptions(jobs*100,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(fmt.Sprintf("%s: %d runs", experiment, jobs)),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionFullWidth(),
+		progressbar.OptionThrottle(200_000_000),
+	)}
+}
+
+// tracker returns a Progress callback for one run.
+func (b *bar) tracker() func(done, total int) {
+	if b.pb == nil {
+		return nil
+	}
+	last := 0
+	return func(done, total int) {
+		p := done * 100 / total
+		if p > last {
+			_ = b.pb.Add(p - last)
+			last = p
+		}
+	}
+}
+
+func (b *bar) jobDone() {
+	if b.pb != nil {
+		_ = b.pb.Add(100)
+	}
+}
+
+func (b *bar) finish() {
+	if b.pb != nil {
+		_ = b.pb.Finish()
+	}
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func writeSmallTrace(t *testing.T, dir string) (nodes, pods string) {
+	t.Helper()
+	var nb, pb strings.Builder
+	nb.WriteString("sn,cpu_milli,memory_mib,gpu,model\n")
+	for i := 0; i < 6; i++ {
+		fmt.Fprintf(&nb, "node-%02d,32000,131072,%d,%s\n", i, 1+i%4, []string{"T4", "P100", "G2"}[i%3])
+	}
+	pb.WriteString("name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\n")
+	shares := []int{250, 500, 1000, 300, 0, 700}
+	for i := 0; i < 20; i++ {
+		g := shares[i%len(shares)]
+		n := 1
+		if g == 0 {
+			n = 0
+		}
+		fmt.Fprintf(&pb, "pod-%03d,%d,1024,%d,%d,,LS,Running,%d,%d,%d\n", i, 1000+500*(i%4), n, g, i*10, i*10+100, i*10)
+	}
+	nodes, pods = filepath.Join(dir, "nodes.csv"), filepath.Join(dir, "pods.csv")
+	require.NoError(t, os.WriteFile(nodes, []byte(nb.String()), 0o644))
+	require.NoError(t, os.WriteFile(pods, []byte(pb.String()), 0o644))
+	return nodes, pods
+}
+
+func execute(args ...string) (string, error) {
+	cmd := newRootCommand()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+func readDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	m := map[string][]byte{}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		m[e.Name()] = b
+	}
+	return m
+}
+
+func TestRunIsByteIdentical(t *testing.T) {
+	tmp := t.TempDir()
+	nodes, pods := writeSmallTrace(t, tmp)
+	var outs []map[string][]byte
+	for i := 0; i < 2; i++ {
+		out := filepath.Join(tmp, fmt.Sprint("out", i))
+		_, err := execute("run", "--nodes", nodes, "--pods", pods, "--policies", "FGD,BestFit,Random", "--seeds", "1-2", "--out", out, "--no-timing", "--progress", "never")
+		require.NoError(t, err)
+		outs = append(outs, readDir(t, out))
+	}
+	require.Contains(t, outs[0], "report.md")
+	require.Contains(t, outs[0], "unallocated.png")
+	require.Contains(t, outs[0], "placements-FGD-seed1.csv")
+	require.Contains(t, outs[0], "curves.csv")
+	require.Contains(t, outs[0], "summary.json")
+	for name, b := range outs[0] {
+		if name == "report.md" {
+			continue // names the output folder in its command line
+		}
+		assert.Equal(t, string(b), string(outs[1][name]), name)
+	}
+}
+
+func TestOtherExperiments(t *testing.T) {
+	tmp := t.TempDir()
+	nodes, pods := writeSmallTrace(t, tmp)
+	for _, e := range []string{"replay", "sharing-gain"} {
+		out := filepath.Join(tmp, e)
+		_, err := execute("run", "--experiment", e, "--nodes", nodes, "--pods", pods, "--policies", "BestFit", "--out", out, "--progress", "never")
+		require.NoError(t, err, e)
+		b, err := os.ReadFile(filepath.Join(out, "report.md"))
+		require.NoError(t, err)
+		assert.Contains(t, string(b), "BestFit")
+	}
+}
+
+func TestMalformedTraceNamesFileAndLineAndWritesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	nodes, pods := writeSmallTrace(t, tmp)
+	b, err := os.ReadFile(pods)
+	require.NoError(t, err)
+	lines := strings.Split(string(b), "\n")
+	lines[4] = "pod-bad,1000,1024,1,abc,,LS,Running,0,10,0"
+	require.NoError(t, os.WriteFile(pods, []byte(strings.Join(lines, "\n")), 0o644))
+	out := filepath.Join(tmp, "out")
+	_, err = execute("run", "--nodes", nodes, "--pods", pods, "--out", out, "--progress", "never")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), pods+":5:")
+	_, statErr := os.Stat(out)
+	assert.True(t, os.IsNotExist(statErr), "nothing may be written on bad input")
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "--policies", "Nope"},
+		{"run", "--seeds", "x"},
+		{"run", "--experiment", "nope"},
+		{"run", "--parallel", "0"},
+	} {
+		_, err := execute(args...)
+		assert.Error(t, err, args)
+	}
+	s, err := parseSeeds("42-44,7")
+	require.NoError(t, err)
+	assert.Equal(t, []int64{42, 43, 44, 7}, s)
+}
+
+func TestHelpDocumentsEveryFlag(t *testing.T) {
+	cmd := newRunCommand()
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		assert.NotEmpty(t, f.Usage, f.Name)
+	})
+	out, err := execute("run", "--help")
+	require.NoError(t, err)
+	for _, name := range []string{"--nodes", "--pods", "--trace-dir", "--variant", "--policies", "--seeds", "--ratio", "--experiment", "--out", "--parallel", "--progress", "--no-timing"} {
+		assert.Contains(t, out, name)
+	}
+}
