@@ -123,4 +123,3 @@ func TestChain(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotNil(t, rnd.BestOption(opts))
 }
-

@@ -1,0 +1,201 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/gantry-dev/gantry/autoscaler/apis/config"
+	"github.com/gantry-dev/gantry/autoscaler/cloudprovider"
+	"github.com/gantry-dev/gantry/autoscaler/simulator"
+	"github.com/gantry-dev/gantry/autoscaler/source"
+	"github.com/gantry-dev/gantry/core/contract"
+)
+
+// scaleUpRequest is a live request for nodes of one group; while it lives
+// the group's missing nodes count as upcoming.
+type scaleUpRequest struct {
+	increase        int
+	time            time.Time
+	expectedAddTime time.Time
+}
+
+// groupState is one group as this loop sees it.
+type groupState struct {
+	name       string
+	group      cloudprovider.NodeGroup
+	cfg        config.NodeGroup
+	target     int
+	registered int
+	ready      int
+	upcoming   int
+	min        int
+	devices    int // devices of the group's kind per node (for maxGPUs)
+}
+
+// world is one loop's view of the cluster.
+type world struct {
+	nodes       []*corev1.Node
+	pods        []*corev1.Pod
+	pdbs        []*policyv1.PodDisruptionBudget
+	groups      []*groupState
+	byName      map[string]*groupState
+	nodeGroup   map[string]*groupState // node name -> group; absent when unmanaged
+	ready       map[string]bool
+	podsOn      map[string][]*corev1.Pod
+	snapshot    simulator.Snapshot // ready nodes with their pods
+	pending     []*corev1.Pod
+	totalNodes  int
+	totalGPUs   int
+	upcomingGPU int
+	// unschedulable is the pending pods that fit no existing or upcoming
+	// capacity.
+	unschedulable int
+}
+
+// nodeReady reports whether a node takes pods: Ready, not being deleted,
+// and, for a group whose template has devices, with its inventory
+// published (a GPU node whose device plugin has not reported is not
+// ready, so it is never taken as capacity it does not yet have).
+func nodeReady(n *corev1.Node, g *groupState) bool {
+	if source.HasToBeDeleted(n) || n.DeletionTimestamp != nil {
+		return false
+	}
+	ready := false
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			ready = c.Status == corev1.ConditionTrue
+		}
+	}
+	if !ready {
+		return false
+	}
+	if g != nil && g.cfg.Template.Device.Count > 0 {
+		if _, err := contract.InventoryOf(n); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *Autoscaler) observe(ctx context.Context, now time.Time) (*world, error) {
+	logger := klog.FromContext(ctx)
+	w := &world{byName: map[string]*groupState{}, nodeGroup: map[string]*groupState{}, ready: map[string]bool{}, podsOn: map[string][]*corev1.Pod{}}
+	var err error
+	if w.nodes, err = a.source.Nodes(ctx); err != nil {
+		return nil, err
+	}
+	if w.pods, err = a.source.Pods(ctx); err != nil {
+		return nil, err
+	}
+	if w.pdbs, err = a.source.PodDisruptionBudgets(ctx); err != nil {
+		return nil, err
+	}
+	for _, g := range a.provider.NodeGroups() {
+		t, err := g.TargetSize()
+		if err != nil {
+			return nil, fmt.Errorf("node group %q: target size: %w", g.Id(), err)
+		}
+		cfg := g.Config()
+		gs := &groupState{name: g.Id(), group: g, cfg: cfg, target: t, min: a.minimum(g.Id(), cfg.MinSize, now), devices: cfg.Template.Device.Count}
+		w.groups = append(w.groups, gs)
+		w.byName[gs.name] = gs
+	}
+	for _, n := range w.nodes {
+		g, err := a.provider.NodeGroupForNode(n)
+		if err != nil {
+			return nil, fmt.Errorf("node %q: node group: %w", n.Name, err)
+		}
+		var gs *groupState
+		if g != nil {
+			gs = w.byName[g.Id()]
+			w.nodeGroup[n.Name] = gs
+		}
+		if gs != nil {
+			gs.registered++
+		}
+		if nodeReady(n, gs) {
+			w.ready[n.Name] = true
+			if gs != nil {
+				gs.ready++
+			}
+		}
+		w.totalNodes++
+		if inv, err := contract.InventoryOf(n); err == nil {
+			w.totalGPUs += len(inv.Devices)
+		}
+	}
+	// Scale-up requests: done once the group has its nodes ready, failed
+	// once they are later than the max provision time.
+	for name, r := range a.requests {
+		g, ok := w.byName[name]
+		switch {
+		case !ok || g.ready >= g.target:
+			delete(a.requests, name)
+		case now.After(r.expectedAddTime):
+			missing := g.target - g.registered
+			logger.Info("Scale-up timed out", "nodeGroup", name, "requested", r.increase, "missing", g.target-g.ready)
+			a.metrics.FailedScaleUps.WithLabelValues(name, "timeout").Inc()
+			a.backoff.fail(name, now)
+			if missing > 0 {
+				if err := g.group.DecreaseTargetSize(ctx, missing); err != nil {
+					logger.Error(err, "Withdrawing timed-out nodes", "nodeGroup", name)
+				} else {
+					g.target -= missing
+				}
+			}
+			delete(a.requests, name)
+		}
+	}
+	for _, g := range w.groups {
+		if _, live := a.requests[g.name]; live && !a.backoff.backedOff(g.name, now) {
+			g.upcoming = max(0, g.target-g.ready)
+			w.upcomingGPU += g.upcoming * g.devices
+		}
+	}
+	// The snapshot holds ready nodes and their pods.
+	if w.snapshot, err = a.base.Empty(ctx); err != nil {
+		return nil, err
+	}
+	for _, n := range w.nodes {
+		if w.ready[n.Name] {
+			w.snapshot.AddNode(n)
+		}
+	}
+	for _, p := range w.pods {
+		if p.Spec.NodeName == "" {
+			if isPending(p) {
+				w.pending = append(w.pending, p)
+			}
+			continue
+		}
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		w.podsOn[p.Spec.NodeName] = append(w.podsOn[p.Spec.NodeName], p)
+		if w.ready[p.Spec.NodeName] {
+			if err := w.snapshot.AddPod(p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return w, nil
+}
+
+// isPending reports whether gantry-scheduler tried the pod and found no
+// node: PodScheduled False with reason Unschedulable.
+func isPending(p *corev1.Pod) bool {
+	if p.Spec.SchedulerName != contract.SchedulerName || p.DeletionTimestamp != nil {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			return c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable
+		}
+	}
+	return false
+}

@@ -1,0 +1,458 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2/ktesting"
+
+	"github.com/gantry-dev/gantry/autoscaler/apis/config"
+	"github.com/gantry-dev/gantry/autoscaler/apis/config/v1alpha1"
+	"github.com/gantry-dev/gantry/autoscaler/cloudprovider"
+	"github.com/gantry-dev/gantry/autoscaler/cloudprovider/fake"
+	"github.com/gantry-dev/gantry/autoscaler/source"
+	"github.com/gantry-dev/gantry/autoscaler/status"
+	"github.com/gantry-dev/gantry/core/contract"
+	"github.com/gantry-dev/gantry/core/coretest"
+	"github.com/gantry-dev/gantry/core/device"
+)
+
+var t0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+
+func group(name, model string, count, max int, price float64) config.NodeGroup {
+	return config.NodeGroup{Name: name, MaxSize: max, PricePerHour: price, Template: config.NodeTemplate{
+		Device: config.DeviceTemplate{Kind: device.GPU, Model: model, Count: count, MemoryMiB: 16384},
+		CPU:    resource.MustParse("32"), Memory: resource.MustParse("128Gi"), Pods: 110,
+	}}
+}
+
+func testConfig(groups ...config.NodeGroup) *config.AutoscalerConfiguration {
+	v := &v1alpha1.AutoscalerConfiguration{}
+	v1alpha1.SetDefaults_AutoscalerConfiguration(v)
+	c := v1alpha1.Convert(v)
+	c.NodeGroups = groups
+	c.ScaleDown.UnneededTime = time.Minute
+	c.ScaleDown.DelayAfterAdd = 0
+	c.Expanders = []string{"least-waste", "price"}
+	return c
+}
+
+type env struct {
+	t    *testing.T
+	ctx  context.Context
+	cfg  *config.AutoscalerConfiguration
+	src  *source.Memory
+	prov *fake.Provider
+	rec  *record.FakeRecorder
+	st   *status.Memory
+	a    *Autoscaler
+	seq  int
+}
+
+// newEnv builds an autoscaler over an empty memory cluster. Groups start at
+// the number of nodes later registered with register.
+func newEnv(t *testing.T, cfg *config.AutoscalerConfiguration, onScaleUp func(string, int) error) *env {
+	_, ctx := ktesting.NewTestContext(t)
+	e := &env{t: t, ctx: ctx, cfg: cfg, src: source.NewMemory(), rec: record.NewFakeRecorder(10000), st: &status.Memory{}}
+	b := fake.NewBuilder().WithOnScaleUp(onScaleUp).WithOnDelete(func(_ string, nodes []string) error {
+		for _, n := range nodes {
+			e.src.DeleteNode(n)
+		}
+		return nil
+	})
+	for _, g := range cfg.AllGroups() {
+		b = b.WithGroup(g, 0)
+	}
+	e.prov = b.Build()
+	a, err := New(ctx, Options{Config: cfg, Provider: e.prov, Source: e.src, Recorder: e.rec, Status: e.st, Seed: 1})
+	require.NoError(t, err)
+	e.a = a
+	return e
+}
+
+// register adds n nodes of group as registered; without inventory they
+// are not ready for a GPU group. It raises the group's target to match.
+func (e *env) register(groupName string, n int, inventory bool) []string {
+	g := e.prov.Group(groupName)
+	var names []string
+	for i := 0; i < n; i++ {
+		e.seq++
+		name := fmt.Sprintf("%s-n%d", groupName, e.seq)
+		node, err := cloudprovider.BuildNode(g.Config(), name)
+		require.NoError(e.t, err)
+		if !inventory {
+			delete(node.Annotations, contract.AnnotationInventory)
+		}
+		e.src.AddNode(node)
+		names = append(names, name)
+	}
+	if t, _ := g.TargetSize(); t < e.count(groupName) {
+		g.SetTargetSize(e.count(groupName))
+	}
+	return names
+}
+
+func (e *env) count(groupName string) int {
+	nodes, _ := e.src.Nodes(e.ctx)
+	n := 0
+	for _, node := range nodes {
+		if node.Labels[cloudprovider.LabelNodeGroup] == groupName {
+			n++
+		}
+	}
+	return n
+}
+
+func (e *env) run(at time.Time) {
+	require.NoError(e.t, e.a.RunOnce(e.ctx, at))
+}
+
+func (e *env) calls(op string) []fake.Call {
+	var out []fake.Call
+	for _, c := range e.prov.Calls() {
+		if c.Op == op {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (e *env) events() []string {
+	var out []string
+	for {
+		select {
+		case ev := <-e.rec.Events:
+			out = append(out, ev)
+		default:
+			return out
+		}
+	}
+}
+
+func pending(name string, percent int64, models string) *corev1.Pod {
+	w := coretest.MakePod(name).GPUPercent(percent).Requests(500, 512).Owner("ReplicaSet", "rs-"+name, true)
+	if models != "" {
+		w = w.Models(models)
+	}
+	p := w.Obj()
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonUnschedulable}}
+	return p
+}
+
+// bound returns a pod on node holding units of card index card.
+func bound(name, node string, units, card int) *corev1.Pod {
+	a := contract.Allocation{Node: node, Containers: []contract.ContainerAllocation{{Container: "main", Kind: device.GPU,
+		Devices: []contract.DeviceShare{{ID: fmt.Sprintf("%s-gpu-%d", node, card), Index: card, Units: units}}}}}
+	v, err := contract.EncodeAllocation(a)
+	if err != nil {
+		panic(err)
+	}
+	p := coretest.MakePod(name).GPUPercent(int64(units)).Requests(500, 512).Owner("ReplicaSet", "rs-"+name, true).
+		Annotation(contract.AnnotationAllocation, v).Node(node).Obj()
+	p.Status.Phase = corev1.PodRunning
+	return p
+}
+
+func TestScaleUpChoosesTheGroupThePodsFit(t *testing.T) {
+	tests := []struct {
+		name      string
+		pods      func() []*corev1.Pod
+		wantGroup string
+		wantDelta int
+	}{
+		{name: "ten 60% T4 shares: ten one-card T4 nodes", pods: func() []*corev1.Pod {
+			var out []*corev1.Pod
+			for i := 0; i < 10; i++ {
+				out = append(out, pending(fmt.Sprintf("p%d", i), 60, "T4"))
+			}
+			return out
+		}, wantGroup: "t4", wantDelta: 10},
+		{name: "A100-only shares: the A100 group", pods: func() []*corev1.Pod {
+			var out []*corev1.Pod
+			for i := 0; i < 20; i++ {
+				out = append(out, pending(fmt.Sprintf("p%d", i), 50, "A100"))
+			}
+			return out
+		}, wantGroup: "a100", wantDelta: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, testConfig(group("t4", "T4", 1, 50, 1), group("a100", "A100", 8, 10, 20)), nil)
+			for _, p := range tt.pods() {
+				e.src.AddPod(p)
+			}
+			e.run(t0)
+			calls := e.calls("IncreaseSize")
+			require.Len(t, calls, 1)
+			assert.Equal(t, tt.wantGroup, calls[0].Group)
+			assert.Equal(t, tt.wantDelta, calls[0].Delta)
+			evs := e.events()
+			require.NotEmpty(t, evs)
+			for _, ev := range evs {
+				assert.Contains(t, ev, EventTriggeredScaleUp)
+			}
+		})
+	}
+}
+
+func TestNotTriggerScaleUpSaysWhy(t *testing.T) {
+	e := newEnv(t, testConfig(group("t4", "T4", 1, 50, 1), group("a100", "A100", 8, 10, 20)), nil)
+	e.src.AddPod(pending("h100", 50, "H100"))
+	e.run(t0)
+	assert.Empty(t, e.calls("IncreaseSize"))
+	evs := e.events()
+	require.Len(t, evs, 1)
+	assert.Contains(t, evs[0], EventNotTriggerScaleUp)
+	assert.Contains(t, evs[0], "2 node group(s) cannot help")
+	assert.Contains(t, evs[0], "a100: 0/1 nodes are available")
+	assert.Contains(t, evs[0], "H100", "the plugin's reason names the model")
+}
+
+func TestUpcomingNodesPreventDoubleScaleUp(t *testing.T) {
+	e := newEnv(t, testConfig(group("t4", "T4", 1, 50, 1)), nil)
+	for i := 0; i < 4; i++ {
+		e.src.AddPod(pending(fmt.Sprintf("p%d", i), 100, ""))
+	}
+	e.run(t0)
+	require.Len(t, e.calls("IncreaseSize"), 1)
+	e.run(t0.Add(10 * time.Second))
+	assert.Len(t, e.calls("IncreaseSize"), 1, "the four requested nodes are upcoming")
+	// Registered but not ready: the device plugin has not published the
+	// inventory yet, so they still count as upcoming, not as capacity.
+	e.register("t4", 4, false)
+	e.run(t0.Add(20 * time.Second))
+	assert.Len(t, e.calls("IncreaseSize"), 1)
+	assert.Equal(t, 4, e.st.Last.NodeGroups[0].Upcoming)
+	assert.Equal(t, 0, e.st.Last.NodeGroups[0].Ready)
+	// A fifth pod needs one more node.
+	e.src.AddPod(pending("p4", 100, ""))
+	e.run(t0.Add(30 * time.Second))
+	calls := e.calls("IncreaseSize")
+	require.Len(t, calls, 2)
+	assert.Equal(t, 1, calls[1].Delta)
+}
+
+func TestMaxProvisionTimeBacksOffAndFallsBack(t *testing.T) {
+	cfg := testConfig(group("t4-a", "T4", 1, 50, 1), group("t4-b", "T4", 1, 50, 2))
+	cfg.BalanceSimilarNodeGroups = false
+	e := newEnv(t, cfg, nil)
+	e.src.AddPod(pending("p", 100, ""))
+	e.run(t0)
+	calls := e.calls("IncreaseSize")
+	require.Len(t, calls, 1)
+	assert.Equal(t, "t4-a", calls[0].Group, "cheaper")
+	e.run(t0.Add(cfg.MaxNodeProvisionTime - time.Second))
+	assert.Len(t, e.calls("IncreaseSize"), 1)
+	e.run(t0.Add(cfg.MaxNodeProvisionTime + time.Second))
+	dec := e.calls("DecreaseTargetSize")
+	require.Len(t, dec, 1)
+	assert.Equal(t, fake.Call{Op: "DecreaseTargetSize", Group: "t4-a", Delta: 1}, dec[0])
+	calls = e.calls("IncreaseSize")
+	require.Len(t, calls, 2)
+	assert.Equal(t, "t4-b", calls[1].Group, "t4-a is backed off")
+	require.NotNil(t, e.st.Last.NodeGroups[0].BackedOffUntil)
+}
+
+func TestProviderErrorBacksOffAndFallsBackInTheSameLoop(t *testing.T) {
+	cfg := testConfig(group("t4-a", "T4", 1, 50, 1), group("t4-b", "T4", 1, 50, 2))
+	cfg.BalanceSimilarNodeGroups = false
+	e := newEnv(t, cfg, func(g string, _ int) error {
+		if g == "t4-a" {
+			return fmt.Errorf("stock-out")
+		}
+		return nil
+	})
+	e.src.AddPod(pending("p", 100, ""))
+	e.run(t0)
+	calls := e.calls("IncreaseSize")
+	require.Len(t, calls, 2)
+	assert.Equal(t, []string{"t4-a", "t4-b"}, []string{calls[0].Group, calls[1].Group})
+}
+
+func TestBackoffDurations(t *testing.T) {
+	b := &backoff{cfg: config.Backoff{Initial: 5 * time.Minute, Max: 30 * time.Minute, Reset: 3 * time.Hour}, groups: map[string]*backoffState{}}
+	steps := []struct {
+		at        time.Duration
+		wantUntil time.Duration
+	}{
+		{0, 5 * time.Minute},
+		{time.Minute, 6 * time.Minute},               // failed again while backed off: same duration
+		{7 * time.Minute, 17 * time.Minute},          // after expiry: doubled
+		{20 * time.Minute, 40 * time.Minute},         // 20m
+		{45 * time.Minute, 75 * time.Minute},         // capped at 30m
+		{5 * time.Hour, 5*time.Hour + 5*time.Minute}, // forgotten after reset
+	}
+	for _, s := range steps {
+		assert.Equal(t, t0.Add(s.wantUntil), b.fail("g", t0.Add(s.at)), "failure at %v", s.at)
+	}
+	assert.True(t, b.backedOff("g", t0.Add(5*time.Hour+time.Minute)))
+	assert.False(t, b.backedOff("g", t0.Add(5*time.Hour+5*time.Minute)))
+	assert.False(t, b.backedOff("other", t0))
+}
+
+func TestClusterLimits(t *testing.T) {
+	cfg := testConfig(group("a100", "A100", 8, 50, 1))
+	cfg.Limits.MaxGPUs = 16
+	e := newEnv(t, cfg, nil)
+	for i := 0; i < 40; i++ {
+		e.src.AddPod(pending(fmt.Sprintf("p%d", i), 100, ""))
+	}
+	e.run(t0)
+	calls := e.calls("IncreaseSize")
+	require.Len(t, calls, 1)
+	assert.Equal(t, 2, calls[0].Delta, "16 GPUs allow two 8-GPU nodes")
+}
+
+func TestBalanceAcrossZones(t *testing.T) {
+	a, b := group("t4-a", "T4", 1, 50, 1), group("t4-b", "T4", 1, 50, 1)
+	a.Template.Zone, b.Template.Zone = "zone-a", "zone-b"
+	e := newEnv(t, testConfig(a, b), nil)
+	for i := 0; i < 6; i++ {
+		e.src.AddPod(pending(fmt.Sprintf("p%d", i), 100, ""))
+	}
+	e.run(t0)
+	got := map[string]int{}
+	for _, c := range e.calls("IncreaseSize") {
+		got[c.Group] += c.Delta
+	}
+	assert.Equal(t, map[string]int{"t4-a": 3, "t4-b": 3}, got)
+}
+
+func TestScheduledMinimum(t *testing.T) {
+	cfg := testConfig(group("t4", "T4", 1, 50, 1))
+	cfg.ScheduledMinimums = []config.ScheduledMinimum{{Name: "morning", Group: "t4", Schedule: "0 8 * * *", Duration: 2 * time.Hour, MinSize: 3}}
+	e := newEnv(t, cfg, nil)
+	e.run(time.Date(2026, 11, 27, 7, 59, 0, 0, time.UTC))
+	assert.Empty(t, e.calls("IncreaseSize"))
+	e.run(time.Date(2026, 11, 27, 8, 30, 0, 0, time.UTC))
+	calls := e.calls("IncreaseSize")
+	require.Len(t, calls, 1)
+	assert.Equal(t, 3, calls[0].Delta)
+	// The nodes come, idle: not removed while the window is open...
+	e.register("t4", 3, true)
+	e.run(time.Date(2026, 11, 27, 8, 40, 0, 0, time.UTC))
+	e.run(time.Date(2026, 11, 27, 9, 50, 0, 0, time.UTC))
+	assert.Empty(t, e.calls("DeleteNodes"))
+	// ...and removed once it closes.
+	e.run(time.Date(2026, 11, 27, 10, 5, 0, 0, time.UTC))
+	assert.Len(t, e.calls("DeleteNodes"), 3)
+}
+
+func pdb(name string, allowed int32) *policyv1.PodDisruptionBudget {
+	one := intstr.FromInt32(1)
+	return &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec:   policyv1.PodDisruptionBudgetSpec{MinAvailable: &one, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}},
+		Status: policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: allowed}}
+}
+
+func TestScaleDown(t *testing.T) {
+	// Two 2-card nodes: "low" holds one pod (30% of the node's units),
+	// "busy" holds two 50% shares, one per card.
+	tests := []struct {
+		name       string
+		lowPod     func(node string) *corev1.Pod
+		pdb        *policyv1.PodDisruptionBudget
+		min        int
+		wantDelete bool
+	}{
+		{name: "pod fits elsewhere card by card", lowPod: func(n string) *corev1.Pod { return bound("low-pod", n, 50, 0) }, wantDelete: true},
+		{name: "60% fits no card although the summed free units do", lowPod: func(n string) *corev1.Pod { return bound("low-pod", n, 60, 0) }},
+		{name: "safe-to-evict false", lowPod: func(n string) *corev1.Pod {
+			p := bound("low-pod", n, 50, 0)
+			p.Annotations[AnnotationSafeToEvict] = "false"
+			return p
+		}},
+		{name: "gantry.dev/safe-to-evict false", lowPod: func(n string) *corev1.Pod {
+			p := bound("low-pod", n, 50, 0)
+			p.Annotations[AnnotationGantrySafeToEvict] = "false"
+			return p
+		}},
+		{name: "no controller", lowPod: func(n string) *corev1.Pod {
+			p := bound("low-pod", n, 50, 0)
+			p.OwnerReferences = nil
+			return p
+		}},
+		{name: "no controller but safe-to-evict true", lowPod: func(n string) *corev1.Pod {
+			p := bound("low-pod", n, 50, 0)
+			p.OwnerReferences = nil
+			p.Annotations[AnnotationSafeToEvict] = "true"
+			return p
+		}, wantDelete: true},
+		{name: "PDB allows no disruption", lowPod: func(n string) *corev1.Pod {
+			p := bound("low-pod", n, 50, 0)
+			p.Labels = map[string]string{"app": "x"}
+			return p
+		}, pdb: pdb("x", 0)},
+		{name: "PDB allows one", lowPod: func(n string) *corev1.Pod {
+			p := bound("low-pod", n, 50, 0)
+			p.Labels = map[string]string{"app": "x"}
+			return p
+		}, pdb: pdb("x", 1), wantDelete: true},
+		{name: "group at its minimum", lowPod: func(n string) *corev1.Pod { return bound("low-pod", n, 50, 0) }, min: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := group("t4x2", "T4", 2, 10, 1)
+			g.MinSize = tt.min
+			cfg := testConfig(g)
+			e := newEnv(t, cfg, nil)
+			names := e.register("t4x2", 2, true)
+			low, busy := names[0], names[1]
+			e.src.AddPod(tt.lowPod(low))
+			e.src.AddPod(bound("busy-0", busy, 50, 0))
+			e.src.AddPod(bound("busy-1", busy, 50, 1))
+			if tt.pdb != nil {
+				e.src.AddPDB(tt.pdb)
+			}
+			e.run(t0)
+			e.run(t0.Add(cfg.ScaleDown.UnneededTime - time.Second))
+			assert.Empty(t, e.calls("DeleteNodes"), "not unneeded long enough")
+			e.run(t0.Add(cfg.ScaleDown.UnneededTime))
+			dels := e.calls("DeleteNodes")
+			if !tt.wantDelete {
+				assert.Empty(t, dels)
+				_, ok := e.src.Node(low)
+				assert.True(t, ok)
+				return
+			}
+			require.Len(t, dels, 1)
+			assert.Equal(t, []string{low}, dels[0].Nodes)
+			assert.Equal(t, []string{"default/low-pod"}, e.src.Evicted())
+			var scaleDown int
+			for _, ev := range e.events() {
+				if strings.Contains(ev, EventScaleDown) {
+					scaleDown++
+				}
+			}
+			assert.Equal(t, 2, scaleDown, "one on the pod, one on the node")
+		})
+	}
+}
+
+func TestNoScaleDownRightAfterScaleUp(t *testing.T) {
+	cfg := testConfig(group("t4", "T4", 1, 50, 1))
+	cfg.ScaleDown.DelayAfterAdd = 10 * time.Minute
+	e := newEnv(t, cfg, nil)
+	e.src.AddPod(pending("p", 100, ""))
+	e.run(t0)
+	require.Len(t, e.calls("IncreaseSize"), 1)
+	// The node comes and the pod goes: the node is idle.
+	e.register("t4", 1, true)
+	e.src.DeletePod("default", "p")
+	e.run(t0.Add(5 * time.Minute))
+	e.run(t0.Add(9 * time.Minute))
+	assert.Empty(t, e.calls("DeleteNodes"), "within delayAfterAdd")
+	e.run(t0.Add(11 * time.Minute))
+	assert.Len(t, e.calls("DeleteNodes"), 1, "the idle node goes once the delay passed")
+}

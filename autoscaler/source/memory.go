@@ -1,0 +1,144 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+)
+
+// Memory is an in-memory cluster.
+type Memory struct {
+	mu      sync.Mutex
+	nodes   map[string]*corev1.Node
+	pods    map[string]*corev1.Pod
+	pdbs    []*policyv1.PodDisruptionBudget
+	evicted []string
+}
+
+var _ Source = &Memory{}
+
+// NewMemory returns an empty cluster.
+func NewMemory() *Memory {
+	return &Memory{nodes: map[string]*corev1.Node{}, pods: map[string]*corev1.Pod{}}
+}
+
+// AddNode adds or replaces a node.
+func (m *Memory) AddNode(n *corev1.Node) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nodes[n.Name] = n
+}
+
+// DeleteNode removes a node and the pods bound to it.
+func (m *Memory) DeleteNode(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.nodes, name)
+	for k, p := range m.pods {
+		if p.Spec.NodeName == name {
+			delete(m.pods, k)
+		}
+	}
+}
+
+// Node returns a node.
+func (m *Memory) Node(name string) (*corev1.Node, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[name]
+	return n, ok
+}
+
+// AddPod adds or replaces a pod.
+func (m *Memory) AddPod(p *corev1.Pod) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pods[p.Namespace+"/"+p.Name] = p
+}
+
+// DeletePod removes a pod.
+func (m *Memory) DeletePod(namespace, name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.pods, namespace+"/"+name)
+}
+
+// AddPDB adds a PodDisruptionBudget.
+func (m *Memory) AddPDB(p *policyv1.PodDisruptionBudget) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pdbs = append(m.pdbs, p)
+}
+
+// Evicted returns the pods evicted so far (namespace/name).
+func (m *Memory) Evicted() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.evicted...)
+}
+
+// Nodes implements Source, sorted by name.
+func (m *Memory) Nodes(context.Context) ([]*corev1.Node, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*corev1.Node, 0, len(m.nodes))
+	for _, n := range m.nodes {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Pods implements Source, sorted by namespace/name.
+func (m *Memory) Pods(context.Context) ([]*corev1.Pod, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	keys := make([]string, 0, len(m.pods))
+	for k := range m.pods {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]*corev1.Pod, len(keys))
+	for i, k := range keys {
+		out[i] = m.pods[k]
+	}
+	return out, nil
+}
+
+// PodDisruptionBudgets implements Source.
+func (m *Memory) PodDisruptionBudgets(context.Context) ([]*policyv1.PodDisruptionBudget, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]*policyv1.PodDisruptionBudget(nil), m.pdbs...), nil
+}
+
+// MarkToBeDeleted implements Source.
+func (m *Memory) MarkToBeDeleted(_ context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[name]
+	if !ok {
+		return fmt.Errorf("node %q not found", name)
+	}
+	n = n.DeepCopy()
+	markNode(n)
+	m.nodes[name] = n
+	return nil
+}
+
+// Evict implements Source: the pod is removed.
+func (m *Memory) Evict(_ context.Context, p *corev1.Pod) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := p.Namespace + "/" + p.Name
+	if _, ok := m.pods[k]; !ok {
+		return fmt.Errorf("pod %s not found", k)
+	}
+	delete(m.pods, k)
+	m.evicted = append(m.evicted, k)
+	return nil
+}
