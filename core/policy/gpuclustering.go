@@ -12,7 +12,7 @@ import (
 // gpuClustering (FGD paper's GPU-clustering) keeps requests of one type
 // together: a node hosting only this type scores 75..100, this type among
 // others 50..75, no device work at all 25..50, only other types 0..25; within
-// a band, fuller nodes score higher. Types are "share" and "k devices".
+// a band, fuller nodes score higher (by at most 24, so bands never overlap). Types are "share" and "k devices".
 // Requests of no device score 0. Best-fit device.
 type gpuClustering struct{}
 
@@ -53,5 +53,8 @@ func (gpuClustering) Score(n *state.NodeState, req *share.Request) (contract.All
 	default:
 		band = 0
 	}
-	return alloc, band + int64(25*(refUnits-freeUnits(n))/refUnits), true
+	// The paper's nodes have at most 8 devices; on a bigger node the fill
+	// term would go negative and leave its band, so it is kept within it.
+	fill := min(max(25*(refUnits-freeUnits(n))/refUnits, 0), 24)
+	return alloc, band + int64(fill), true
 }

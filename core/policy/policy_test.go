@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -15,11 +16,18 @@ import (
 )
 
 func TestNew(t *testing.T) {
-	assert.Equal(t, []policy.Type{policy.BestFit, policy.Binpack, policy.DotProduct, policy.FGD, policy.GPUClustering, policy.GPUPacking, policy.Random, policy.Spread}, policy.Types())
+	types := policy.Types()
+	assert.IsNonDecreasing(t, types)
+	for _, typ := range []policy.Type{policy.Binpack, policy.Spread, policy.FGD, policy.BestFit, policy.DotProduct, policy.GPUPacking, policy.GPUClustering, policy.Random} {
+		assert.Contains(t, types, typ)
+	}
 	_, err := policy.New("Tetris", policy.Options{})
-	require.EqualError(t, err, `unknown policy "Tetris" (known: [BestFit Binpack DotProduct FGD GPUClustering GPUPacking Random Spread])`)
-	for _, typ := range policy.Types() {
-		assert.Equal(t, typ == policy.FGD, policy.NeedsWorkload(typ), typ)
+	require.EqualError(t, err, fmt.Sprintf(`unknown policy "Tetris" (known: %v)`, types))
+	assert.True(t, policy.NeedsWorkload(policy.FGD))
+	for _, typ := range []policy.Type{policy.Binpack, policy.Spread, policy.BestFit, policy.DotProduct, policy.GPUPacking, policy.GPUClustering, policy.Random} {
+		assert.False(t, policy.NeedsWorkload(typ), typ)
+		_, err := policy.New(typ, policy.Options{})
+		assert.NoError(t, err, "%s needs no options", typ)
 	}
 }
 

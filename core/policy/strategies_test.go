@@ -165,6 +165,8 @@ func TestGPUClustering(t *testing.T) {
 		// Two GPUs are another type than one: 0 + 15.
 		{name: "two GPUs are another type", node: wholes, req: gpus(2, 100, 0), wantScore: 15, wantDevs: [][]int{{1, 2}}},
 		{name: "CPU-only task", node: shares, req: cpuOnly(1000), wantScore: 0, wantDevs: nil},
+		// 16 free GPUs: 25·(800-1600)/800 = -25 would leave the band; clamped to 25 + 0.
+		{name: "bigger than the reference node", node: gpuNode("big", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), req: gpus(1, 50, 0), wantScore: 25, wantDevs: [][]int{{0}}},
 	})
 }
 

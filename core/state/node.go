@@ -92,12 +92,15 @@ func (n *NodeState) Clone() *NodeState {
 	c.Devices = make([]Dev, len(n.Devices))
 	copy(c.Devices, n.Devices)
 	for i := range c.Devices {
-		if len(c.Devices[i].workloads) > 0 {
-			w := make(map[string]int, len(c.Devices[i].workloads))
-			for k, v := range c.Devices[i].workloads {
-				w[k] = v
+		// Every map is copied or dropped, empty ones too: an empty map
+		// left shared would take the next Assign's workloads into both.
+		src := c.Devices[i].workloads
+		c.Devices[i].workloads = nil
+		if len(src) > 0 {
+			c.Devices[i].workloads = make(map[string]int, len(src))
+			for k, v := range src {
+				c.Devices[i].workloads[k] = v
 			}
-			c.Devices[i].workloads = w
 		}
 	}
 	if n.pods != nil {

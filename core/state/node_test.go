@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-		"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gantry-dev/gantry/core/contract"
@@ -212,4 +212,15 @@ func TestCloneIsIndependent(t *testing.T) {
 	assert.True(t, c2.Devices[0].HoldsWorkload("default/web"))
 	_, ok := c2.Holding("default/w1")
 	assert.True(t, ok)
+}
+
+func TestCloneAfterReleaseSharesNoWorkloads(t *testing.T) {
+	// Regression: Release left an empty (non-nil) workload map that Clone
+	// shared, so the clone's next replica showed up in the original.
+	orig := coretest.HoldAs(coretest.MakeNode("n1").GPUs("T4", 1, 15360).State(), "default/w1", "default/web", 30, 0)
+	require.True(t, orig.Release("default/w1"))
+	c := orig.Clone()
+	coretest.HoldAs(c, "default/w2", "default/web", 30, 0)
+	assert.True(t, c.Devices[0].HoldsWorkload("default/web"))
+	assert.False(t, orig.Devices[0].HoldsWorkload("default/web"), "the clone's replica leaked into the original")
 }
