@@ -124,14 +124,29 @@ func PodObject(p trace.Pod) *corev1.Pod {
 		corev1.ResourceMemory: *resource.NewQuantity(p.MemoryMiB<<20, resource.BinarySI),
 	}
 	if pct := GPUPercent(p); pct > 0 {
-		q := *resource.NewQuantity(pct, resource.DecimalSI)
-		c.Resources.Requests[contract.ResourceGPUPercent] = q
-		c.Resources.Limits = corev1.ResourceList{contract.ResourceGPUPercent: q}
+		// A limit only: the API server would copy it into requests, where
+		// NodeResourcesFit skips it (ignoredResourceGroups: gantry.dev) and
+		// GantryDeviceShare reads the limit. Leaving the copy out changes no
+		// decision and spares the in-tree filter a regexp validation of the
+		// resource name on every node of every cycle (half of a run's time).
+		// FullPodObject adds it.
+		c.Resources.Limits = corev1.ResourceList{contract.ResourceGPUPercent: *resource.NewQuantity(pct, resource.DecimalSI)}
 		if len(p.GPUSpec) > 0 {
 			pod.Annotations = map[string]string{contract.AnnotationGPUModels: strings.Join(p.GPUSpec, "|")}
 		}
 	}
 	pod.Spec.Containers = []corev1.Container{c}
+	return pod
+}
+
+// FullPodObject is PodObject as the API server would store it, with the
+// gantry.dev/gpu-percent limit copied into requests.
+func FullPodObject(p trace.Pod) *corev1.Pod {
+	pod := PodObject(p)
+	c := &pod.Spec.Containers[0]
+	if q, ok := c.Resources.Limits[contract.ResourceGPUPercent]; ok {
+		c.Resources.Requests[contract.ResourceGPUPercent] = q
+	}
 	return pod
 }
 

@@ -8,7 +8,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/policy"
 	"github.com/gantry-dev/gantry/simulator/trace"
 	"github.com/gantry-dev/gantry/simulator/workload"
@@ -125,4 +127,29 @@ func TestInflationDeterministic(t *testing.T) {
 	last := a.Samples[len(a.Samples)-1]
 	assert.LessOrEqual(t, float64(last.ArrivedMilli), 1.3*float64(a.CapacityMilli)+1000)
 	assert.False(t, math.IsNaN(a.Headline()))
+}
+
+// TestLimitOnlyPodsPlaceAsFullPods checks that leaving the gpu-percent copy
+// out of requests (PodObject) changes no decision against the pod as the API
+// server stores it (FullPodObject).
+func TestLimitOnlyPodsPlaceAsFullPods(t *testing.T) {
+	ctx := context.Background()
+	tr := smallTrace()
+	w := WorkloadOf(workload.Shapes(tr.Pods, 0.95))
+	for _, pol := range []policy.Type{policy.FGD, policy.BestFit, policy.GPUPacking} {
+		var got [2][]placement
+		for k, conv := range []func(trace.Pod) *corev1.Pod{PodObject, FullPodObject} {
+			s, err := newSim(ctx, tr.Nodes, nil, pol, 1, w)
+			require.NoError(t, err)
+			for _, p := range tr.Pods {
+				pl, _, _, err := s.schedule(ctx, p, conv(p))
+				require.NoError(t, err)
+				pl.alloc = contract.Allocation{}
+				got[k] = append(got[k], pl)
+			}
+		}
+		assert.Equal(t, got[0], got[1], pol)
+	}
+	q := FullPodObject(tr.Pods[0]).Spec.Containers[0].Resources.Requests["gantry.dev/gpu-percent"]
+	assert.Equal(t, int64(25), q.Value())
 }
