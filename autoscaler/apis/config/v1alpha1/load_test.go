@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -107,4 +108,12 @@ func TestLoadRejects(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantErr)
 		})
 	}
+}
+
+func TestSampleManifestLoads(t *testing.T) {
+	data, err := os.ReadFile("../../../../manifests/autoscaler/autoscaler-config.yaml")
+	require.NoError(t, err)
+	c, err := Load(data)
+	require.NoError(t, err)
+	assert.Len(t, c.AllGroups(), 4)
 }
