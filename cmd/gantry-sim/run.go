@@ -242,9 +242,10 @@ func run(cmd *cobra.Command, f *runFlags) error {
 	if err != nil {
 		return err // file:line reasons; nothing has been written
 	}
-	// The runs allocate many short-lived objects; a lazier GC is faster and
-	// the heap stays small.
+	// The runs allocate many short-lived objects and keep a small live heap:
+	// a lazier GC is faster, and a soft limit keeps parallel runs in check.
 	debug.SetGCPercent(400)
+	debug.SetMemoryLimit(1 << 30)
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
