@@ -7,7 +7,6 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/gantry-dev/gantry/simulator/engine"
 )
@@ -24,7 +23,6 @@ func PlotUnallocated(path string, results []*engine.InflationResult, fromPct int
 	p.Y.Label.Text = "unallocated GPU (% of capacity)"
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
-	p.Legend.Left = true
 
 	type acc struct {
 		sum float64
@@ -77,6 +75,6 @@ func PlotUnallocated(path string, results []*engine.InflationResult, fromPct int
 		p.Legend.Add(pol, l)
 	}
 	p.Legend.ThumbnailWidth = vg.Points(24)
-	_ = draw.PosLeft
+	p.Y.Min = 0
 	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
 }

@@ -70,7 +70,7 @@ func WriteInflation(dir string, meta Meta, results []*engine.InflationResult, o 
 			return err
 		}
 	}
-	if err := PlotUnallocated(filepath.Join(dir, "unallocated.png"), results, 60); err != nil {
+	if err := PlotUnallocated(filepath.Join(dir, "unallocated.png"), results, 80); err != nil {
 		return fmt.Errorf("plotting: %w", err)
 	}
 	return writeFile(dir, "report.md", func(w io.Writer) error { return writeInflationMarkdown(w, meta, rows) })
