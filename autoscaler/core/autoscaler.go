@@ -46,7 +46,8 @@ type Options struct {
 	// Status is written at the end of each loop when set.
 	Status status.Writer
 	// Snapshot is the empty snapshot every simulation starts from; the
-	// real plugin (simulator.ShareSnapshot with Scheduler) when nil.
+	// real plugin (simulator.ShareSnapshot with Scheduler, hinted on the
+	// cluster, full cycles in estimates) when nil.
 	Snapshot simulator.Snapshot
 	// Scheduler configures the real plugin's simulations.
 	Scheduler simulate.Options
@@ -87,12 +88,18 @@ func New(ctx context.Context, o Options) (*Autoscaler, error) {
 	if o.Registry == nil {
 		o.Registry = k8smetrics.NewKubeRegistry()
 	}
+	estimateBase := o.Snapshot
 	if o.Snapshot == nil {
 		s, err := simulator.NewShareSnapshot(ctx, o.Scheduler)
 		if err != nil {
 			return nil, err
 		}
 		o.Snapshot = s
+		// Estimates run on a few template nodes: full cycles, every
+		// feasible node scored by the plugin.
+		full := *s
+		full.HintNodes = 0
+		estimateBase = &full
 	}
 	exp, err := expander.NewChain(o.Config.Expanders, o.Seed)
 	if err != nil {
@@ -105,7 +112,7 @@ func New(ctx context.Context, o Options) (*Autoscaler, error) {
 	return &Autoscaler{
 		cfg: o.Config, provider: o.Provider, source: o.Source, recorder: o.Recorder,
 		metrics: metrics.New(o.Registry), status: o.Status, base: o.Snapshot, expander: exp,
-		estimator: &estimator.BinpackingEstimator{Base: o.Snapshot, MaxDuration: o.Config.MaxEstimationTime},
+		estimator: &estimator.BinpackingEstimator{Base: estimateBase, MaxDuration: o.Config.MaxEstimationTime},
 		schedules: scheds,
 		requests:  map[string]*scaleUpRequest{},
 		backoff:   &backoff{cfg: o.Config.Backoff, groups: map[string]*backoffState{}},

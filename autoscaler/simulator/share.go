@@ -2,66 +2,203 @@ package simulator
 
 import (
 	"context"
+	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gantry-dev/gantry/autoscaler/utils/podutil"
+	"github.com/gantry-dev/gantry/core/contract"
+	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/core/share"
+	"github.com/gantry-dev/gantry/core/state"
 	"github.com/gantry-dev/gantry/scheduler/simulate"
 )
 
+// DefaultHintNodes is how many nodes a hinted cycle offers the scheduler:
+// one, so that a hinted cycle filters one node and skips scoring.
+const DefaultHintNodes = 1
+
 // ShareSnapshot runs the real framework and plugin over a simulate.Cluster.
+//
+// On large clusters a full cycle filters and scores every node for every
+// pod. With hints on (the default), Schedule first offers the framework
+// only the HintNodes fullest nodes on which core's own feasibility check
+// (state.Fit, the function the plugin's Filter calls) and host CPU and
+// memory say the pod fits, by a required node affinity on their names;
+// when that cycle places nothing, or no node qualifies, a full cycle runs.
+// Every placement is still the real framework's; hints only choose where
+// it looks first (as Cluster Autoscaler's hinting simulator does).
 type ShareSnapshot struct {
 	opts    simulate.Options
 	cluster *simulate.Cluster
 	sched   *simulate.Scheduler
+	// HintNodes is the shortlist size; 0 turns hints off.
+	HintNodes int
+	states    map[string]*state.NodeState
 }
 
 var _ Snapshot = &ShareSnapshot{}
 
 // NewShareSnapshot returns an empty snapshot scheduling with opts.
 func NewShareSnapshot(ctx context.Context, opts simulate.Options) (*ShareSnapshot, error) {
-	return newShare(ctx, opts, simulate.NewCluster())
+	return newShare(ctx, opts, simulate.NewCluster(), DefaultHintNodes, map[string]*state.NodeState{})
 }
 
-func newShare(ctx context.Context, opts simulate.Options, c *simulate.Cluster) (*ShareSnapshot, error) {
+func newShare(ctx context.Context, opts simulate.Options, c *simulate.Cluster, hints int, states map[string]*state.NodeState) (*ShareSnapshot, error) {
 	s, err := simulate.NewScheduler(ctx, c, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &ShareSnapshot{opts: opts, cluster: c, sched: s}, nil
+	return &ShareSnapshot{opts: opts, cluster: c, sched: s, HintNodes: hints, states: states}, nil
 }
 
 // Cluster returns the underlying cluster.
 func (s *ShareSnapshot) Cluster() *simulate.Cluster { return s.cluster }
 
 // AddNode implements Snapshot.
-func (s *ShareSnapshot) AddNode(node *corev1.Node) { s.cluster.AddNode(node, "") }
+func (s *ShareSnapshot) AddNode(node *corev1.Node) {
+	s.cluster.AddNode(node, "")
+	var pods []*corev1.Pod
+	if ni, ok := s.cluster.NodeInfo(node.Name); ok {
+		for _, pi := range ni.GetPods() {
+			pods = append(pods, pi.GetPod())
+		}
+	}
+	s.states[node.Name] = podutil.NodeState(node, pods)
+}
 
 // RemoveNode implements Snapshot.
-func (s *ShareSnapshot) RemoveNode(name string) { s.cluster.RemoveNode(name) }
+func (s *ShareSnapshot) RemoveNode(name string) {
+	s.cluster.RemoveNode(name)
+	delete(s.states, name)
+}
 
 // AddPod implements Snapshot.
-func (s *ShareSnapshot) AddPod(pod *corev1.Pod) error { return s.cluster.Bind(pod) }
+func (s *ShareSnapshot) AddPod(pod *corev1.Pod) error {
+	if err := s.cluster.Bind(pod); err != nil {
+		return err
+	}
+	s.hold(pod)
+	return nil
+}
+
+func (s *ShareSnapshot) hold(pod *corev1.Pod) {
+	ns, ok := s.states[pod.Spec.NodeName]
+	if !ok {
+		return
+	}
+	cpu, mem := podutil.Requests(pod)
+	h := state.Holding{CPUMilli: cpu, MemoryMiB: mem}
+	if a, ok := podutil.AllocationOf(pod); ok {
+		h.Allocation = a
+		if pod.Annotations[contract.AnnotationAllowSharedDevice] != "true" {
+			h.Workload = share.WorkloadOf(pod)
+		}
+	}
+	if err := ns.Assign(podutil.Key(pod), h); err != nil {
+		_ = ns.Assign(podutil.Key(pod), state.Holding{CPUMilli: cpu, MemoryMiB: mem})
+	}
+}
 
 // RemovePod implements Snapshot.
-func (s *ShareSnapshot) RemovePod(pod *corev1.Pod) error { return s.cluster.Unbind(pod) }
+func (s *ShareSnapshot) RemovePod(pod *corev1.Pod) error {
+	if err := s.cluster.Unbind(pod); err != nil {
+		return err
+	}
+	if ns, ok := s.states[pod.Spec.NodeName]; ok {
+		ns.Release(podutil.Key(pod))
+	}
+	return nil
+}
 
-// Schedule implements Snapshot with one real scheduling cycle.
+// Schedule implements Snapshot with real scheduling cycles.
 func (s *ShareSnapshot) Schedule(ctx context.Context, pod *corev1.Pod) (string, *corev1.Pod, string) {
+	if names := s.shortlist(pod); len(names) > 0 {
+		hinted := pod.DeepCopy()
+		restrictTo(hinted, names)
+		if r := s.sched.Schedule(ctx, hinted); r.Status == nil {
+			r.Pod.Spec.Affinity = pod.Spec.Affinity
+			s.hold(r.Pod)
+			return r.Node, r.Pod, ""
+		}
+	}
 	r := s.sched.Schedule(ctx, pod)
 	if r.Status != nil {
 		return "", nil, r.Status.Message()
 	}
+	s.hold(r.Pod)
 	return r.Node, r.Pod, ""
+}
+
+// shortlist returns up to HintNodes nodes, fullest first, where core's fit
+// and the host's free CPU and memory admit pod; nil when hints are off,
+// the pod asks for no device, or its own affinity would be overridden.
+func (s *ShareSnapshot) shortlist(pod *corev1.Pod) []string {
+	if s.HintNodes <= 0 || (pod.Spec.Affinity != nil && pod.Spec.Affinity.NodeAffinity != nil) {
+		return nil
+	}
+	req, err := share.Parse(pod)
+	if err != nil || req.Empty() {
+		return nil
+	}
+	if w := share.WorkloadOf(pod); w != "" && pod.Annotations[contract.AnnotationAllowSharedDevice] != "true" {
+		req.Workload = w
+	}
+	cpu, mem := podutil.Requests(pod)
+	type cand struct {
+		name string
+		free int
+	}
+	var cands []cand
+	for _, ni := range s.cluster.Nodes() {
+		name := ni.Node().Name
+		ns := s.states[name]
+		if ns == nil || ns.CPUFreeMilli < cpu || ns.MemoryFreeMiB < mem {
+			continue
+		}
+		if _, ok := state.Fit(ns, req); !ok {
+			continue
+		}
+		free := 0
+		for _, k := range device.Kinds {
+			free += ns.Free(k)
+		}
+		cands = append(cands, cand{name, free})
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].free < cands[j].free })
+	out := make([]string, 0, min(len(cands), s.HintNodes))
+	for i := 0; i < len(cands) && i < s.HintNodes; i++ {
+		out = append(out, cands[i].name)
+	}
+	return out
+}
+
+// restrictTo adds a required node affinity on metadata.name, which the
+// NodeAffinity PreFilter turns into the only nodes the cycle filters.
+func restrictTo(pod *corev1.Pod, names []string) {
+	if pod.Spec.Affinity == nil {
+		pod.Spec.Affinity = &corev1.Affinity{}
+	}
+	pod.Spec.Affinity.NodeAffinity = &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchFields: []corev1.NodeSelectorRequirement{{Key: metav1.ObjectNameField, Operator: corev1.NodeSelectorOpIn, Values: names}},
+		}}},
+	}
 }
 
 // Fork implements Snapshot.
 func (s *ShareSnapshot) Fork(ctx context.Context) (Snapshot, error) {
-	return newShare(ctx, s.opts, s.cluster.Fork())
+	states := make(map[string]*state.NodeState, len(s.states))
+	for k, v := range s.states {
+		states[k] = v.Clone()
+	}
+	return newShare(ctx, s.opts, s.cluster.Fork(), s.HintNodes, states)
 }
 
 // Empty implements Snapshot.
 func (s *ShareSnapshot) Empty(ctx context.Context) (Snapshot, error) {
-	return newShare(ctx, s.opts, simulate.NewCluster())
+	return newShare(ctx, s.opts, simulate.NewCluster(), s.HintNodes, map[string]*state.NodeState{})
 }
 
 // Len implements Snapshot.

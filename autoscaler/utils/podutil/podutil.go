@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -101,7 +102,7 @@ func NodeState(node *corev1.Node, pods []*corev1.Pod) *state.NodeState {
 	for _, p := range pods {
 		c, m := Requests(p)
 		usedCPU, usedMem = usedCPU+c, usedMem+m
-		if a, _, ok, err := contract.AllocationOf(p); ok && err == nil {
+		if a, ok := AllocationOf(p); ok {
 			_ = ns.Assign(Key(p), state.Holding{Allocation: a})
 		}
 	}
@@ -124,4 +125,42 @@ func ShareUtilization(node *corev1.Node, pods []*corev1.Pod) float64 {
 		return 0
 	}
 	return float64(ns.CPUAllocMilli-ns.CPUFreeMilli) / float64(ns.CPUAllocMilli)
+}
+
+// allocations caches decoded allocation annotations by their value: every
+// loop reads the allocation of every bound pod several times, and the
+// values, which name node and device IDs, repeat across loops.
+var allocations = struct {
+	sync.Mutex
+	m map[string]contract.Allocation
+}{m: map[string]contract.Allocation{}}
+
+const maxCachedAllocations = 1 << 18
+
+// AllocationOf is contract.AllocationOf with decoded values cached. The
+// returned allocation is shared and must not be changed.
+func AllocationOf(pod *corev1.Pod) (contract.Allocation, bool) {
+	v, ok := pod.Annotations[contract.AnnotationAllocated]
+	if !ok {
+		if v, ok = pod.Annotations[contract.AnnotationAllocation]; !ok {
+			return contract.Allocation{}, false
+		}
+	}
+	allocations.Lock()
+	a, hit := allocations.m[v]
+	allocations.Unlock()
+	if hit {
+		return a, true
+	}
+	a, _, ok, err := contract.AllocationOf(pod)
+	if !ok || err != nil {
+		return contract.Allocation{}, false
+	}
+	allocations.Lock()
+	if len(allocations.m) >= maxCachedAllocations {
+		allocations.m = map[string]contract.Allocation{}
+	}
+	allocations.m[v] = a
+	allocations.Unlock()
+	return a, true
 }
