@@ -13,13 +13,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 
 	"github.com/gantry-dev/gantry/autoscaler/apis/config"
 	"github.com/gantry-dev/gantry/autoscaler/apis/config/v1alpha1"
 	"github.com/gantry-dev/gantry/autoscaler/cloudprovider"
+	"github.com/gantry-dev/gantry/autoscaler/cloudprovider/clusterapi"
 	"github.com/gantry-dev/gantry/autoscaler/cloudprovider/kwok"
 	"github.com/gantry-dev/gantry/autoscaler/core"
 	"github.com/gantry-dev/gantry/autoscaler/source"
@@ -150,4 +156,85 @@ func TestAutoscalerEndToEnd(t *testing.T) {
 	})
 	require.NoError(t, err, "nodes were not removed")
 	t.Logf("RESULT: every node removed %.1fs after the pods were deleted", time.Since(deleted).Seconds())
+}
+
+// TestClusterAPIProviderScalesMachineDeployment installs the Cluster API
+// MachineDeployment and Machine CRDs (group, version and names from the
+// sigs.k8s.io/cluster-api/api types, with the scale subresource on
+// spec.replicas) on the real kube-apiserver; no controllers run. The
+// clusterapi provider reads the template from the MachineDeployment's
+// annotations and resizes it; spec.replicas is checked through the scale
+// subresource.
+func TestClusterAPIProviderScalesMachineDeployment(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	cp := harness.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dyn, err := dynamic.NewForConfig(cp.Config)
+	require.NoError(t, err)
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	for _, kind := range []string{"MachineDeployment", "Machine"} {
+		plural := strings.ToLower(kind) + "s"
+		versions := map[string]any{
+			"name": clusterv1.GroupVersion.Version, "served": true, "storage": true,
+			"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+		}
+		if kind == "MachineDeployment" {
+			versions["subresources"] = map[string]any{"status": map[string]any{},
+				"scale": map[string]any{"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}}
+		}
+		crd := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+			"metadata": map[string]any{"name": plural + "." + clusterv1.GroupVersion.Group},
+			"spec": map[string]any{"group": clusterv1.GroupVersion.Group, "scope": "Namespaced",
+				"names":    map[string]any{"kind": kind, "listKind": kind + "List", "plural": plural, "singular": strings.ToLower(kind)},
+				"versions": []any{versions}},
+		}}
+		_, err := dyn.Resource(crds).Create(ctx, crd, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	replicas := int32(1)
+	md := &clusterv1.MachineDeployment{
+		TypeMeta: metav1.TypeMeta{APIVersion: clusterv1.GroupVersion.String(), Kind: "MachineDeployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: "gpu-md", Namespace: "default", Annotations: map[string]string{
+			clusterapi.AnnotationTemplateGPUModel: "A100", clusterapi.AnnotationTemplateGPUCount: "8",
+			clusterapi.AnnotationMaxSize: "6", clusterapi.AnnotationMinSize: "1",
+		}},
+		Spec: clusterv1.MachineDeploymentSpec{ClusterName: "c1", Replicas: &replicas},
+	}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(md)
+	require.NoError(t, err)
+	// The CRD becomes servable shortly after it is created.
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := dyn.Resource(clusterapi.MachineDeployments).Namespace("default").Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
+		return err == nil, nil
+	})
+	require.NoError(t, err)
+
+	p, err := clusterapi.New(dyn, []config.NodeGroup{{Name: "gpu", ProviderRef: "default/gpu-md", MaxSize: 10, Template: config.NodeTemplate{
+		CPU: resource.MustParse("32"), Memory: resource.MustParse("256Gi"), Pods: 110}}})
+	require.NoError(t, err)
+	require.NoError(t, p.Refresh(ctx))
+	g := p.NodeGroups()[0]
+	require.Equal(t, 6, g.Config().MaxSize)
+	tn, err := g.TemplateNode()
+	require.NoError(t, err)
+	require.Equal(t, "A100", tn.Labels["gantry.dev/gpu-model"])
+
+	require.NoError(t, g.IncreaseSize(ctx, 3))
+	scale, err := dyn.Resource(clusterapi.MachineDeployments).Namespace("default").Get(ctx, "gpu-md", metav1.GetOptions{}, "scale")
+	require.NoError(t, err)
+	got, _, _ := unstructured.NestedInt64(scale.Object, "spec", "replicas")
+	require.Equal(t, int64(4), got, "spec.replicas through the scale subresource")
+	require.Error(t, g.IncreaseSize(ctx, 3), "above the max-size annotation")
+	require.NoError(t, g.DecreaseTargetSize(ctx, 2))
+	u, err := dyn.Resource(clusterapi.MachineDeployments).Namespace("default").Get(ctx, "gpu-md", metav1.GetOptions{})
+	require.NoError(t, err)
+	got, _, _ = unstructured.NestedInt64(u.Object, "spec", "replicas")
+	require.Equal(t, int64(2), got)
+	require.NoError(t, p.Refresh(ctx))
+	size, _ := g.TargetSize()
+	require.Equal(t, 2, size)
 }
