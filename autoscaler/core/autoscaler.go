@@ -24,8 +24,6 @@ const (
 	EventTriggeredScaleUp  = "TriggeredScaleUp"
 	EventNotTriggerScaleUp = "NotTriggerScaleUp"
 	EventScaleDown         = "ScaleDown"
-	EventScaleUpTimedOut   = "ScaleUpTimedOut"
-	EventFailedScaleUp     = "FailedToScaleUpGroup"
 )
 
 // Annotations that keep a pod (and so its node) in place.

@@ -14,7 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	k8sfake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/component-base/metrics/testutil"
 	"k8s.io/klog/v2/ktesting"
 
 	"github.com/gantry-dev/gantry/autoscaler/apis/config"
@@ -455,4 +457,49 @@ func TestNoScaleDownRightAfterScaleUp(t *testing.T) {
 	assert.Empty(t, e.calls("DeleteNodes"), "within delayAfterAdd")
 	e.run(t0.Add(11 * time.Minute))
 	assert.Len(t, e.calls("DeleteNodes"), 1, "the idle node goes once the delay passed")
+}
+
+func TestZoneSpreadPodsAreBalancedEvenWhenBalancingIsOff(t *testing.T) {
+	a, b := group("t4-a", "T4", 1, 50, 1), group("t4-b", "T4", 1, 50, 1)
+	a.Template.Zone, b.Template.Zone = "zone-a", "zone-b"
+	cfg := testConfig(a, b)
+	cfg.BalanceSimilarNodeGroups = false
+	e := newEnv(t, cfg, nil)
+	for i := 0; i < 4; i++ {
+		p := pending(fmt.Sprintf("p%d", i), 100, "")
+		p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone,
+			WhenUnsatisfiable: corev1.DoNotSchedule, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}}}
+		e.src.AddPod(p)
+	}
+	e.run(t0)
+	got := map[string]int{}
+	for _, c := range e.calls("IncreaseSize") {
+		got[c.Group] += c.Delta
+	}
+	assert.Equal(t, map[string]int{"t4-a": 2, "t4-b": 2}, got)
+}
+
+func TestMetricsAndStatus(t *testing.T) {
+	e := newEnv(t, testConfig(group("t4", "T4", 1, 50, 1)), nil)
+	for i := 0; i < 3; i++ {
+		e.src.AddPod(pending(fmt.Sprintf("p%d", i), 100, ""))
+	}
+	e.run(t0)
+	v, err := testutil.GetCounterMetricValue(e.a.metrics.ScaledUpNodes.WithLabelValues("t4"))
+	require.NoError(t, err)
+	assert.Equal(t, 3.0, v)
+	g, err := testutil.GetGaugeMetricValue(e.a.metrics.UnschedulablePods)
+	require.NoError(t, err)
+	assert.Equal(t, 3.0, g)
+	assert.Equal(t, t0, e.st.Last.LastScaleUp)
+	require.Len(t, e.st.Last.NodeGroups, 1)
+	assert.Equal(t, status.GroupStatus{Name: "t4", Target: 3, Upcoming: 3, MaxSize: 50}, e.st.Last.NodeGroups[0])
+
+	client := k8sfake.NewClientset()
+	w := &status.ConfigMapWriter{Client: client, Namespace: "kube-system", Name: "gantry-autoscaler-status"}
+	require.NoError(t, w.Write(e.ctx, e.st.Last))
+	require.NoError(t, w.Write(e.ctx, e.st.Last))
+	cm, err := client.CoreV1().ConfigMaps("kube-system").Get(e.ctx, "gantry-autoscaler-status", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Contains(t, cm.Data["status"], "name: t4")
 }

@@ -43,15 +43,16 @@ func main() {
 		statusName   = flag.String("status-configmap", "gantry-autoscaler-status", "name of the status ConfigMap; none when empty")
 		metricsAddr  = flag.String("metrics-bind-address", ":8085", "address serving /metrics; none when empty")
 		deletePods   = flag.Bool("delete-pods", false, "delete pods on scale-down instead of evicting them (KWOK clusters)")
+		schedConfig  = flag.String("scheduler-config", "", "gantry-scheduler's KubeSchedulerConfiguration, to simulate with its plugin arguments; the plugin's defaults when empty")
 	)
 	flag.Parse()
-	if err := run(*kubeconfig, *configFile, *provider, *scanInterval, *namespace, *statusName, *metricsAddr, *deletePods); err != nil {
+	if err := run(*kubeconfig, *configFile, *provider, *scanInterval, *namespace, *statusName, *metricsAddr, *deletePods, *schedConfig); err != nil {
 		klog.ErrorS(err, "gantry-autoscaler failed")
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig, configFile, providerName string, scanInterval time.Duration, namespace, statusName, metricsAddr string, deletePods bool) error {
+func run(kubeconfig, configFile, providerName string, scanInterval time.Duration, namespace, statusName, metricsAddr string, deletePods bool, schedConfig string) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	logger := klog.FromContext(ctx)
@@ -110,6 +111,11 @@ func run(kubeconfig, configFile, providerName string, scanInterval time.Duration
 	}
 	o := core.Options{Config: cfg, Provider: cp, Source: &source.Client{Client: client, DeletePods: deletePods},
 		Recorder: recorder, Registry: registry, Seed: time.Now().UnixNano()}
+	if schedConfig != "" {
+		if o.Scheduler.Profile, err = schedulerProfile(schedConfig); err != nil {
+			return err
+		}
+	}
 	if statusName != "" {
 		o.Status = &status.ConfigMapWriter{Client: client, Namespace: namespace, Name: statusName}
 	}
