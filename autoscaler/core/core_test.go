@@ -503,3 +503,33 @@ func TestMetricsAndStatus(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, cm.Data["status"], "name: t4")
 }
+
+func TestBurstGroupTakesWhatTheOthersCannot(t *testing.T) {
+	cfg := testConfig(group("t4", "T4", 1, 2, 1))
+	burst := group("burst", "T4", 1, 100, 5)
+	burst.Burst = true
+	cfg.BurstGroup = &burst
+	e := newEnv(t, cfg, nil)
+	for i := 0; i < 5; i++ {
+		e.src.AddPod(pending(fmt.Sprintf("p%d", i), 100, ""))
+	}
+	e.run(t0)
+	got := map[string]int{}
+	for _, c := range e.calls("IncreaseSize") {
+		got[c.Group] += c.Delta
+	}
+	assert.Equal(t, map[string]int{"t4": 2, "burst": 3}, got, "the cheap group to its max, the rest on the burst group")
+}
+
+func TestScaleDownMaxConcurrent(t *testing.T) {
+	cfg := testConfig(group("t4", "T4", 1, 10, 1))
+	cfg.ScaleDown.MaxConcurrent = 2
+	e := newEnv(t, cfg, nil)
+	e.register("t4", 5, true)
+	e.run(t0)
+	e.run(t0.Add(cfg.ScaleDown.UnneededTime))
+	dels := e.calls("DeleteNodes")
+	assert.Len(t, dels, 2)
+	e.run(t0.Add(cfg.ScaleDown.UnneededTime + time.Second))
+	assert.Len(t, e.calls("DeleteNodes"), 4)
+}
