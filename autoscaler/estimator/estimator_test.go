@@ -3,6 +3,7 @@ package estimator
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -89,4 +90,18 @@ func TestEstimate(t *testing.T) {
 			assert.Len(t, sres.Nodes, tt.scalarNodes, "baseline")
 		})
 	}
+}
+
+func TestEstimateIsTimeCapped(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	base, err := simulator.NewShareSnapshot(ctx, simulate.Options{})
+	require.NoError(t, err)
+	now := time.Unix(0, 0)
+	e := &BinpackingEstimator{Base: base, Prefix: "est", MaxDuration: 3 * time.Second,
+		Now: func() time.Time { now = now.Add(time.Second); return now }}
+	res, err := e.Estimate(ctx, pods(10, 100, ""), templateOf(group("t4x1", "T4", 1)), 100)
+	require.NoError(t, err)
+	assert.True(t, res.Capped)
+	assert.Less(t, len(res.Nodes), 10, "no new node once the time is up")
+	assert.NotEmpty(t, res.Nodes)
 }
