@@ -100,8 +100,9 @@ func (a *Autoscaler) planRemovals(ctx context.Context, w *world, candidates []st
 	for _, n := range w.nodes {
 		byName[n.Name] = n
 	}
+	simulated := 0
 	for _, name := range candidates {
-		if len(out) >= a.cfg.ScaleDown.MaxConcurrent {
+		if len(out) >= a.cfg.ScaleDown.MaxConcurrent || simulated >= maxDrainSimulations(a.cfg.ScaleDown.MaxConcurrent) {
 			break
 		}
 		g := w.nodeGroup[name]
@@ -114,6 +115,7 @@ func (a *Autoscaler) planRemovals(ctx context.Context, w *world, candidates []st
 			logger.V(4).Info("Node not removable", "node", name, "reason", why)
 			continue
 		}
+		simulated++
 		fork, err := snap.Fork(ctx)
 		if err != nil {
 			return nil, err
@@ -143,6 +145,10 @@ func (a *Autoscaler) planRemovals(ctx context.Context, w *world, candidates []st
 	}
 	return out, nil
 }
+
+// maxDrainSimulations caps the drains simulated in one loop (each forks
+// the cluster), as Cluster Autoscaler caps non-empty candidates at 30.
+func maxDrainSimulations(maxConcurrent int) int { return max(30, 3*maxConcurrent) }
 
 // podsToMove returns the pods that must move off a node (DaemonSet and
 // mirror pods stay), or why the node cannot be drained.
