@@ -1,0 +1,164 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/deviceplugin/discovery"
+	"github.com/gantry-dev/gantry/deviceplugin/metrics"
+	"github.com/gantry-dev/gantry/deviceplugin/podresources"
+	"github.com/gantry-dev/gantry/deviceplugin/publish"
+	"github.com/gantry-dev/gantry/deviceplugin/reconcile"
+	"github.com/gantry-dev/gantry/deviceplugin/server"
+)
+
+// Component is the name events are reported under.
+const Component = "gantry-device-plugin"
+
+// Config is everything the agent needs.
+type Config struct {
+	Client   kubernetes.Interface
+	Node     string
+	Backends []discovery.Backend
+	// SocketDir and KubeletSocket locate kubelet's device-plugin
+	// directory; empty means kubelet's defaults.
+	SocketDir     string
+	KubeletSocket string
+	// PodResourcesSocket is kubelet's PodResources API; empty means
+	// podresources.DefaultSocket.
+	PodResourcesSocket string
+	// SteerWithPodResources lets the steering ask kubelet which pod it is
+	// admitting (see server.Steerer). Turn off only to measure without it.
+	SteerWithPodResources bool
+	ReconcileInterval     time.Duration
+	Heartbeat             time.Duration
+	WatchInterval         time.Duration
+	Clock                 clock.WithTicker
+	Metrics               *metrics.Metrics
+	// Recorder overrides the event recorder built on Client.
+	Recorder record.EventRecorder
+	// Pods overrides the pod lister; by default the agent runs an informer
+	// on the pods bound to Node.
+	Pods corelisters.PodLister
+}
+
+// Run runs the agent until ctx is done or a component fails.
+func Run(ctx context.Context, cfg Config) error {
+	logger := klog.FromContext(ctx).WithValues("node", cfg.Node)
+	ctx = klog.NewContext(ctx, logger)
+	if cfg.Node == "" {
+		return errors.New("no node name (set NODE_NAME)")
+	}
+	m := metrics.OrNew(cfg.Metrics)
+	store, err := discovery.NewStore(cfg.Backends, m)
+	if err != nil {
+		return err
+	}
+	inv, _ := store.Snapshot()
+	logger.Info("Discovered devices", "gpus", inv.Count(device.GPU), "npus", inv.Count(device.NPU))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	pods := cfg.Pods
+	if pods == nil {
+		factory := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.Node).String()
+		}))
+		pods = factory.Core().V1().Pods().Lister()
+		factory.Start(ctx.Done())
+		defer factory.Shutdown()
+		for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				return fmt.Errorf("pod informer %v did not sync", typ)
+			}
+		}
+	}
+
+	socket := cfg.PodResourcesSocket
+	if socket == "" {
+		socket = podresources.DefaultSocket
+	}
+	pr, err := podresources.Dial(socket)
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+
+	recorder := cfg.Recorder
+	if recorder == nil {
+		b := record.NewBroadcaster(record.WithContext(ctx))
+		b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Client.CoreV1().Events("")})
+		defer b.Shutdown()
+		recorder = b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: Component, Host: cfg.Node})
+	}
+
+	rec := &reconcile.Reconciler{Client: cfg.Client, Node: cfg.Node, Pods: pods, PodResources: pr, Devices: store,
+		Recorder: recorder, Interval: cfg.ReconcileInterval, Metrics: m}
+	pub := &publish.Publisher{Client: cfg.Client, Node: cfg.Node, Source: store, Clock: cfg.Clock, Heartbeat: cfg.Heartbeat, Metrics: m}
+
+	var plugins []*server.Plugin
+	for _, k := range device.Kinds {
+		if inv.Count(k) == 0 {
+			continue
+		}
+		sc := server.SteererConfig{Node: cfg.Node, Kind: k, Pods: pods}
+		if cfg.SteerWithPodResources {
+			sc.PodResources = pr
+		}
+		p, err := server.New(server.Config{Kind: k, Devices: store, Steerer: server.NewSteerer(sc),
+			SocketDir: cfg.SocketDir, KubeletSocket: cfg.KubeletSocket, WatchInterval: cfg.WatchInterval,
+			OnAllocate: rec.Trigger, Metrics: m})
+		if err != nil {
+			return err
+		}
+		plugins = append(plugins, p)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, len(plugins)+1)
+	start := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	start("health", func() error { return store.Run(ctx) })
+	start("publisher", func() error { pub.Run(ctx); return nil })
+	start("reconciler", func() error { rec.Run(ctx); return nil })
+	for _, p := range plugins {
+		start(p.Resource(), func() error { return p.Run(ctx) })
+	}
+	<-ctx.Done()
+	wg.Wait()
+	close(errs)
+	return errors.Join(collect(errs)...)
+}
+
+func collect(ch <-chan error) []error {
+	var out []error
+	for err := range ch {
+		out = append(out, err)
+	}
+	return out
+}
