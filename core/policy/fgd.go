@@ -17,6 +17,8 @@ import (
 // device with the best score, and whole devices to the lowest free indices.
 type fgd struct {
 	w Workload
+	// levels, when set, replaces the paper's 100 score levels (FGDPlus).
+	levels int
 }
 
 func newFGD(o Options) (Strategy, error) {
@@ -34,7 +36,6 @@ func (f fgd) Score(n *state.NodeState, req *share.Request) (contract.Allocation,
 	if cpuAfter != state.Unlimited {
 		cpuAfter -= req.CPUMilli
 	}
-	var best int64
 	choose := func(n *state.NodeState, part share.Part, cands []state.Cand, free []int) []int {
 		if part.Count > 1 || part.Units == device.UnitsPerDevice {
 			return state.First(n, part, cands, free)
@@ -60,8 +61,11 @@ func (f fgd) Score(n *state.NodeState, req *share.Request) (contract.Allocation,
 			free[indexOf(n, d.ID)] -= d.Units
 		}
 	}
-	best = fgdScore(Fragmentation(n, free, cpuAfter, f.w) - before)
-	return alloc, best, true
+	delta := Fragmentation(n, free, cpuAfter, f.w) - before
+	if f.levels > 0 {
+		return alloc, bucketedScore(delta, f.levels), true
+	}
+	return alloc, fgdScore(delta), true
 }
 
 // fgdScore maps a fragmentation change in units (1 unit = 10 milli) to the

@@ -24,6 +24,8 @@ const (
 	GPUPacking    Type = "GPUPacking"
 	GPUClustering Type = "GPUClustering"
 	Random        Type = "Random"
+	// FGDPlus is Gantry's own refinement of FGD; see fgdplus.go.
+	FGDPlus Type = "FGDPlus"
 )
 
 // Normalization says how raw scores become 0..MaxScore across nodes.
@@ -61,6 +63,7 @@ var constructors = map[Type]func(Options) (Strategy, error){
 	Binpack:       func(Options) (Strategy, error) { return binpack{}, nil },
 	Spread:        func(Options) (Strategy, error) { return spread{}, nil },
 	FGD:           newFGD,
+	FGDPlus:       newFGDPlus,
 	BestFit:       func(Options) (Strategy, error) { return bestFit{}, nil },
 	DotProduct:    func(Options) (Strategy, error) { return dotProduct{}, nil },
 	GPUPacking:    func(Options) (Strategy, error) { return gpuPacking{}, nil },
@@ -88,7 +91,7 @@ func Types() []Type {
 }
 
 // NeedsWorkload reports whether t measures against a workload distribution.
-func NeedsWorkload(t Type) bool { return t == FGD }
+func NeedsWorkload(t Type) bool { return t == FGD || t == FGDPlus }
 
 // Normalize maps raw scores in place onto 0..MaxScore as s asks.
 func Normalize(s Strategy, scores []int64) {
