@@ -245,7 +245,7 @@ func run(cmd *cobra.Command, f *runFlags) error {
 	// The runs allocate many short-lived objects and keep a small live heap:
 	// a lazier GC is faster, and a soft limit keeps parallel runs in check.
 	debug.SetGCPercent(400)
-	debug.SetMemoryLimit(1 << 30)
+	debug.SetMemoryLimit(2 << 30)
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 	defer stop()
