@@ -62,6 +62,7 @@ type Autoscaler struct {
 	metrics   *metrics.Metrics
 	status    status.Writer
 	base      simulator.Snapshot
+	snap      *snapshotCache
 	expander  expander.Strategy
 	estimator *estimator.BinpackingEstimator
 	schedules []schedule
@@ -109,7 +110,7 @@ func New(ctx context.Context, o Options) (*Autoscaler, error) {
 	}
 	return &Autoscaler{
 		cfg: o.Config, provider: o.Provider, source: o.Source, recorder: o.Recorder,
-		metrics: metrics.New(o.Registry), status: o.Status, base: o.Snapshot, expander: exp,
+		metrics: metrics.New(o.Registry), status: o.Status, base: o.Snapshot, snap: newSnapshotCache(o.Snapshot), expander: exp,
 		estimator: &estimator.BinpackingEstimator{Base: estimateBase, MaxDuration: o.Config.MaxEstimationTime},
 		schedules: scheds,
 		requests:  map[string]*scaleUpRequest{},

@@ -47,7 +47,8 @@ type world struct {
 	nodeGroup   map[string]*groupState // node name -> group; absent when unmanaged
 	ready       map[string]bool
 	podsOn      map[string][]*corev1.Pod
-	snapshot    simulator.Snapshot // ready nodes with their pods
+	snapshot    simulator.Snapshot // ready nodes with their pods; never changed by the loop
+	generation  uint64             // changes whenever snapshot does
 	pending     []*corev1.Pod
 	totalNodes  int
 	totalGPUs   int
@@ -157,15 +158,6 @@ func (a *Autoscaler) observe(ctx context.Context, now time.Time) (*world, error)
 			w.upcomingGPU += g.upcoming * g.devices
 		}
 	}
-	// The snapshot holds ready nodes and their pods.
-	if w.snapshot, err = a.base.Empty(ctx); err != nil {
-		return nil, err
-	}
-	for _, n := range w.nodes {
-		if w.ready[n.Name] {
-			w.snapshot.AddNode(n)
-		}
-	}
 	for _, p := range w.pods {
 		if p.Spec.NodeName == "" {
 			if isPending(p) {
@@ -177,12 +169,13 @@ func (a *Autoscaler) observe(ctx context.Context, now time.Time) (*world, error)
 			continue
 		}
 		w.podsOn[p.Spec.NodeName] = append(w.podsOn[p.Spec.NodeName], p)
-		if w.ready[p.Spec.NodeName] {
-			if err := w.snapshot.AddPod(p); err != nil {
-				return nil, err
-			}
-		}
 	}
+	// The snapshot holds ready nodes and their pods; it is kept between
+	// loops and only the changes are applied.
+	if w.snapshot, err = a.snap.sync(ctx, w.nodes, w.ready, w.pods); err != nil {
+		return nil, err
+	}
+	w.generation = a.snap.gen
 	return w, nil
 }
 

@@ -1,0 +1,140 @@
+package core
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gantry-dev/gantry/autoscaler/simulator"
+	"github.com/gantry-dev/gantry/autoscaler/utils/podutil"
+)
+
+// snapshotCache keeps the snapshot of ready nodes and their pods between
+// loops and brings it up to date with the changes since the last loop
+// (nodes and pods added, removed or updated), so a loop over an unchanged
+// cluster rebuilds nothing. The loop never changes the snapshot it is
+// given: every simulation runs on a fork or an empty snapshot.
+type snapshotCache struct {
+	base  simulator.Snapshot
+	snap  simulator.Snapshot
+	nodes map[string]*corev1.Node
+	pods  map[string]*corev1.Pod // namespace/name -> the bound pod in snap
+	// gen changes whenever the snapshot does.
+	gen uint64
+}
+
+func newSnapshotCache(base simulator.Snapshot) *snapshotCache {
+	return &snapshotCache{base: base}
+}
+
+// sameObject reports whether two versions of an object are the same: the
+// same pointer (a lister's cache hands out the same object until it
+// changes), or the same UID and resourceVersion.
+func sameObject(a, b metaObject) bool {
+	if a == b {
+		return true
+	}
+	ra, rb := a.GetResourceVersion(), b.GetResourceVersion()
+	return ra != "" && ra == rb && a.GetUID() != "" && a.GetUID() == b.GetUID()
+}
+
+type metaObject interface {
+	GetResourceVersion() string
+	GetUID() string
+}
+
+type nodeMeta struct{ *corev1.Node }
+
+func (n nodeMeta) GetUID() string { return string(n.Node.UID) }
+
+type podMeta struct{ *corev1.Pod }
+
+func (p podMeta) GetUID() string { return string(p.Pod.UID) }
+
+func sameNode(a, b *corev1.Node) bool { return a == b || sameObject(nodeMeta{a}, nodeMeta{b}) }
+func samePod(a, b *corev1.Pod) bool   { return a == b || sameObject(podMeta{a}, podMeta{b}) }
+
+// sync returns the snapshot of the ready nodes and the pods bound to them
+// that are not terminated, applying only what changed since the last call.
+func (c *snapshotCache) sync(ctx context.Context, nodes []*corev1.Node, ready map[string]bool, pods []*corev1.Pod) (simulator.Snapshot, error) {
+	if c.snap == nil {
+		s, err := c.base.Empty(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.snap, c.nodes, c.pods = s, map[string]*corev1.Node{}, map[string]*corev1.Pod{}
+		c.gen++
+	}
+	changed := false
+	wantNodes := make(map[string]*corev1.Node, len(nodes))
+	for _, n := range nodes {
+		if ready[n.Name] {
+			wantNodes[n.Name] = n
+		}
+	}
+	// Nodes gone or no longer ready: the snapshot drops them with their pods.
+	for name := range c.nodes {
+		if _, ok := wantNodes[name]; !ok {
+			c.snap.RemoveNode(name)
+			delete(c.nodes, name)
+			changed = true
+		}
+	}
+	for key, p := range c.pods {
+		if _, ok := c.nodes[p.Spec.NodeName]; !ok {
+			delete(c.pods, key)
+		}
+	}
+	// Nodes added or updated (an update keeps the node's pods).
+	for _, n := range nodes {
+		if !ready[n.Name] {
+			continue
+		}
+		if old, ok := c.nodes[n.Name]; ok && sameNode(old, n) {
+			continue
+		}
+		c.snap.AddNode(n)
+		c.nodes[n.Name] = n
+		changed = true
+	}
+	// Pods.
+	wantPods := make(map[string]*corev1.Pod, len(pods))
+	for _, p := range pods {
+		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || !ready[p.Spec.NodeName] {
+			continue
+		}
+		wantPods[podutil.Key(p)] = p
+	}
+	for key, old := range c.pods {
+		if p, ok := wantPods[key]; !ok || !samePod(old, p) {
+			if err := c.snap.RemovePod(old); err != nil {
+				c.reset()
+				return nil, err
+			}
+			delete(c.pods, key)
+			changed = true
+		}
+	}
+	for _, p := range pods {
+		key := podutil.Key(p)
+		if wantPods[key] != p {
+			continue
+		}
+		if _, ok := c.pods[key]; ok {
+			continue
+		}
+		if err := c.snap.AddPod(p); err != nil {
+			c.reset()
+			return nil, err
+		}
+		c.pods[key] = p
+		changed = true
+	}
+	if changed {
+		c.gen++
+	}
+	return c.snap, nil
+}
+
+// reset drops the snapshot; the next sync rebuilds it.
+func (c *snapshotCache) reset() { c.snap, c.nodes, c.pods = nil, nil, nil }

@@ -1,0 +1,76 @@
+package core
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gantry-dev/gantry/autoscaler/cloudprovider"
+	"github.com/gantry-dev/gantry/autoscaler/simulator"
+	"github.com/gantry-dev/gantry/scheduler/simulate"
+)
+
+// podCounts is the number of pods the snapshot's framework sees per node.
+func podCounts(t *testing.T, s simulator.Snapshot) map[string]int {
+	out := map[string]int{}
+	for _, ni := range s.(*simulator.ShareSnapshot).Cluster().Nodes() {
+		out[ni.Node().Name] = len(ni.GetPods())
+	}
+	return out
+}
+
+func TestSnapshotCacheAppliesChanges(t *testing.T) {
+	ctx := context.Background()
+	base, err := simulator.NewShareSnapshot(ctx, simulate.Options{})
+	require.NoError(t, err)
+	g := group("g", "A100", 8, 10, 1)
+	var nodes []*corev1.Node
+	var pods []*corev1.Pod
+	ready := map[string]bool{}
+	for _, name := range []string{"n1", "n2", "n3"} {
+		n, err := cloudprovider.BuildNode(g, name)
+		require.NoError(t, err)
+		nodes = append(nodes, n)
+		ready[name] = true
+		for i, pn := range []string{"a", "b"} {
+			pods = append(pods, bound(name+"-"+pn, name, 25, i))
+		}
+	}
+	c := newSnapshotCache(base)
+	s, err := c.sync(ctx, nodes, ready, pods)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"n1": 2, "n2": 2, "n3": 2}, podCounts(t, s))
+	gen := c.gen
+
+	// Unchanged: nothing applied, same generation.
+	s, err = c.sync(ctx, nodes, ready, pods)
+	require.NoError(t, err)
+	require.Equal(t, gen, c.gen)
+
+	// n3 no longer ready, a pod of n1 deleted, one added on n2, n2 updated.
+	ready["n3"] = false
+	pods = append(pods[1:], bound("n2-c", "n2", 50, 3))
+	n2 := nodes[1].DeepCopy()
+	n2.Labels["extra"] = "x"
+	nodes[1] = n2
+	s, err = c.sync(ctx, nodes, ready, pods)
+	require.NoError(t, err)
+	require.NotEqual(t, gen, c.gen)
+	require.Equal(t, map[string]int{"n1": 1, "n2": 3}, podCounts(t, s))
+	ni, ok := s.(*simulator.ShareSnapshot).Cluster().NodeInfo("n2")
+	require.True(t, ok)
+	require.Equal(t, "x", ni.Node().Labels["extra"])
+
+	// The same as a snapshot built from scratch.
+	fresh, err := newSnapshotCache(base).sync(ctx, nodes, ready, pods)
+	require.NoError(t, err)
+	require.Equal(t, podCounts(t, fresh), podCounts(t, s))
+
+	// n3 ready again: its pods come back.
+	ready["n3"] = true
+	s, err = c.sync(ctx, nodes, ready, pods)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"n1": 1, "n2": 3, "n3": 2}, podCounts(t, s))
+}
