@@ -72,6 +72,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	inv, _ := store.Snapshot()
 	logger.Info("Discovered devices", "gpus", inv.Count(device.GPU), "npus", inv.Count(device.NPU))
+	for _, d := range inv.Devices {
+		logger.Info("Device", "id", d.ID, "index", d.Index, "kind", d.Kind, "model", d.Model, "memoryMiB", d.MemoryMiB,
+			"numaNode", d.NUMANode, "linkGroup", d.LinkGroup, "health", d.Health)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

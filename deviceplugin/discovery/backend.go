@@ -55,13 +55,13 @@ type Runtime map[string]DeviceRuntime
 type DeviceRuntime struct {
 	// VisibleDevicesEnv is the variable listing the devices a container may
 	// use, e.g. NVIDIA_VISIBLE_DEVICES or ASCEND_VISIBLE_DEVICES.
-	VisibleDevicesEnv string
+	VisibleDevicesEnv string `json:"visibleDevicesEnv,omitempty"`
 	// RuntimeID is how VisibleDevicesEnv names the device (the UUID for
 	// NVIDIA, a minor number for some NPU runtimes).
-	RuntimeID string
+	RuntimeID string `json:"runtimeID,omitempty"`
 	// Paths are host device nodes mounted into the container at the same
 	// path, e.g. /dev/davinci0.
-	Paths []string
+	Paths []string `json:"paths,omitempty"`
 }
 
 // DefaultVisibleDevicesEnv is the variable a device of kind k is listed in

@@ -1,0 +1,178 @@
+// Command gantry-device-plugin is Gantry's node agent: it discovers the
+// node's GPUs (NVML) and NPUs (a static inventory file), serves kubelet's
+// device-plugin API, publishes the inventory on the Node and records on each
+// pod what kubelet gave it. "gantry-device-plugin discover" prints what
+// discovery sees as JSON and exits. Flags and wiring only; see
+// deviceplugin/agent.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	k8smetrics "k8s.io/component-base/metrics"
+	"k8s.io/klog/v2"
+	pluginapi "k8s.io/kubelet/pkg/apis/deviceplugin/v1beta1"
+
+	"github.com/gantry-dev/gantry/deviceplugin/agent"
+	"github.com/gantry-dev/gantry/deviceplugin/discovery"
+	"github.com/gantry-dev/gantry/deviceplugin/metrics"
+	"github.com/gantry-dev/gantry/deviceplugin/podresources"
+)
+
+type backendFlags struct {
+	backends       string
+	staticFile     string
+	staticPoll     time.Duration
+	recoveryWindow time.Duration
+	ignoreXIDs     string
+	healthChecks   bool
+	migDevices     bool
+}
+
+func (b *backendFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&b.backends, "backends", "nvml", "comma-separated discovery backends: nvml, static")
+	fs.StringVar(&b.staticFile, "static-inventory", "/etc/gantry/inventory.yaml", "DeviceInventory file (gantry.dev/v1alpha1) of the static backend")
+	fs.DurationVar(&b.staticPoll, "static-poll", 10*time.Second, "how often the static inventory is re-read for health changes")
+	fs.DurationVar(&b.recoveryWindow, "recovery-window", 5*time.Minute, "how long an unhealthy GPU must stay quiet, and answer, before it is healthy again")
+	fs.StringVar(&b.ignoreXIDs, "ignore-xids", "", "comma-separated XIDs to ignore on top of the default list (13,31,43,45,68,109)")
+	fs.BoolVar(&b.healthChecks, "health-checks", true, "watch GPU XID and ECC events")
+	fs.BoolVar(&b.migDevices, "mig-devices", false, "include GPUs in MIG mode (shared by percent as whole GPUs)")
+}
+
+func (b *backendFlags) build() ([]discovery.Backend, *discovery.NVML, error) {
+	var out []discovery.Backend
+	var gpu *discovery.NVML
+	for _, name := range strings.Split(b.backends, ",") {
+		switch strings.TrimSpace(name) {
+		case "nvml":
+			var xids []uint64
+			for _, s := range strings.Split(b.ignoreXIDs, ",") {
+				if s = strings.TrimSpace(s); s == "" {
+					continue
+				}
+				x, err := strconv.ParseUint(s, 10, 64)
+				if err != nil {
+					return nil, nil, fmt.Errorf("--ignore-xids: %q is not an XID: %w", s, err)
+				}
+				xids = append(xids, x)
+			}
+			gpu = discovery.NewNVML(nvml.New(), discovery.WithIgnoredXIDs(xids...), discovery.WithRecoveryWindow(b.recoveryWindow),
+				discovery.WithHealthChecks(b.healthChecks), discovery.WithMIGDevices(b.migDevices))
+			out = append(out, gpu)
+		case "static":
+			out = append(out, discovery.NewStatic(b.staticFile, nil, b.staticPoll))
+		default:
+			return nil, nil, fmt.Errorf("--backends: unknown backend %q (want nvml or static)", name)
+		}
+	}
+	return out, gpu, nil
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "discover" {
+		if err := discover(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "gantry-device-plugin discover:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	klog.InitFlags(nil)
+	var b backendFlags
+	b.register(flag.CommandLine)
+	kubeconfig := flag.String("kubeconfig", "", "kubeconfig file; in-cluster configuration when empty")
+	nodeName := flag.String("node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME)")
+	pluginDir := flag.String("device-plugin-dir", pluginapi.DevicePluginPath, "kubelet's device-plugin directory")
+	prSocket := flag.String("pod-resources-socket", podresources.DefaultSocket, "kubelet's PodResources API socket")
+	steerPR := flag.Bool("steer-with-pod-resources", true, "ask kubelet's PodResources API which pod it is admitting when steering")
+	reconcileEvery := flag.Duration("reconcile-interval", 10*time.Second, "time between full passes recording allocations on pods")
+	heartbeat := flag.Duration("heartbeat", time.Minute, "how often the node's inventory is re-checked without a change")
+	metricsAddr := flag.String("metrics-bind-address", ":9466", "address serving /metrics and /healthz; none when empty")
+	flag.Parse()
+
+	if err := run(&b, *kubeconfig, *nodeName, *pluginDir, *prSocket, *steerPR, *reconcileEvery, *heartbeat, *metricsAddr); err != nil {
+		klog.ErrorS(err, "gantry-device-plugin failed")
+		os.Exit(1)
+	}
+}
+
+func run(b *backendFlags, kubeconfig, node, pluginDir, prSocket string, steerPR bool, reconcileEvery, heartbeat time.Duration, metricsAddr string) error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	backends, _, err := b.build()
+	if err != nil {
+		return err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubernetes client configuration: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	reg := k8smetrics.NewKubeRegistry()
+	m := metrics.New().Register(reg)
+	if metricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", k8smetrics.HandlerFor(reg, k8smetrics.HandlerOpts{}))
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+		srv := &http.Server{Addr: metricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				klog.ErrorS(err, "Metrics server failed")
+			}
+		}()
+		defer srv.Close()
+	}
+	return agent.Run(ctx, agent.Config{
+		Client: client, Node: node, Backends: backends,
+		SocketDir: pluginDir, KubeletSocket: filepath.Join(pluginDir, filepath.Base(pluginapi.KubeletSocket)),
+		PodResourcesSocket: prSocket, SteerWithPodResources: steerPR,
+		ReconcileInterval: reconcileEvery, Heartbeat: heartbeat, Metrics: m,
+	})
+}
+
+// discover prints what the backends see, as JSON.
+func discover(args []string) error {
+	fs := flag.NewFlagSet("discover", flag.ContinueOnError)
+	var b backendFlags
+	b.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	backends, gpu, err := b.build()
+	if err != nil {
+		return err
+	}
+	store, err := discovery.NewStore(backends, nil)
+	if err != nil {
+		return err
+	}
+	inv, _ := store.Snapshot()
+	out := struct {
+		Inventory any                   `json:"inventory"`
+		Runtime   discovery.Runtime     `json:"runtime"`
+		NVML      []discovery.GPUDetail `json:"nvml,omitempty"`
+	}{Inventory: inv, Runtime: store.Runtime()}
+	if gpu != nil {
+		out.NVML = gpu.Details()
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# gpu-check.sh: run Gantry's device discovery against the real GPUs of this
+# machine and print what NVML reports, next to nvidia-smi's view. Needs the
+# NVIDIA driver (libnvidia-ml.so.1). Nothing in CI depends on it.
+#
+#   hack/gpu-check.sh                 # build, discover, print JSON
+#   OUT=/tmp/gpu-check hack/gpu-check.sh   # also keep the outputs there
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+out="${OUT:-$(mktemp -d)}"
+mkdir -p "$out"
+
+echo "== machine"
+uname -a
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=index,uuid,name,memory.total,pci.bus_id,mig.mode.current --format=csv | tee "$out/nvidia-smi.csv"
+  nvidia-smi topo -m | tee "$out/nvidia-smi-topo.txt" || true
+else
+  echo "nvidia-smi not found; NVML discovery will still be tried"
+fi
+
+echo "== build"
+CGO_CFLAGS="${CGO_CFLAGS:--Wno-deprecated-declarations}" go build -o "$out/gantry-device-plugin" ./cmd/gantry-device-plugin
+
+echo "== gantry-device-plugin discover (health checks are not started by discover)"
+"$out/gantry-device-plugin" discover --backends=nvml "$@" | tee "$out/discover.json"
+
+echo "== checks"
+python3 - "$out/discover.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+inv = d["inventory"]["devices"] or []
+print(f"{len(inv)} GPU(s) in the inventory")
+for g in d.get("nvml") or []:
+    note = f"  SKIPPED: {g['skipped']}" if g.get("skipped") else ""
+    print(f"  [{g['index']}] {g['model']:<24} {g['memoryMiB']:>7} MiB  numa={g['numaNode']} ({g['numaSource']})"
+          f"  link={g.get('linkGroup') or '-'}  mig={g['migEnabled']}  {g['uuid']}{note}")
+ids = [x["id"] for x in inv]
+assert len(ids) == len(set(ids)), "duplicate device IDs"
+assert all(x["memoryMiB"] > 0 for x in inv), "a GPU reports no memory"
+print("ok")
+PY
+echo "outputs in $out"
