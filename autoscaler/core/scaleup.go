@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/gantry-dev/gantry/autoscaler/estimator"
 	"github.com/gantry-dev/gantry/autoscaler/expander"
 	"github.com/gantry-dev/gantry/autoscaler/utils/podutil"
 )
@@ -116,6 +118,19 @@ func explain(r map[string]string) string {
 // scheduler on a fork with a template node per upcoming node (CA's
 // filter-out-schedulable: it stops runaway growth while nodes start).
 func (a *Autoscaler) filterSchedulable(ctx context.Context, w *world) ([]*corev1.Pod, error) {
+	var upcoming strings.Builder
+	for _, g := range w.groups {
+		if g.upcoming > 0 {
+			fp, err := templateFingerprint(g)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(&upcoming, "%s:%d:%s;", g.name, g.upcoming, fp)
+		}
+	}
+	if out, ok := a.snap.filtered(w.generation, upcoming.String(), w.pending); ok {
+		return out, nil
+	}
 	fork, err := w.snapshot.Fork(ctx)
 	if err != nil {
 		return nil, err
@@ -147,7 +162,21 @@ func (a *Autoscaler) filterSchedulable(ctx context.Context, w *world) ([]*corev1
 			out = append(out, p)
 		}
 	}
+	a.snap.storeFiltered(w.generation, upcoming.String(), w.pending, out)
 	return out, nil
+}
+
+// templateFingerprint identifies what a group's template node is.
+func templateFingerprint(g *groupState) (string, error) {
+	n, err := g.group.TemplateNode()
+	if err != nil {
+		return "", fmt.Errorf("node group %q: template: %w", g.name, err)
+	}
+	b, err := json.Marshal(n)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
 }
 
 // renameNode makes a template node look like a node named name.
@@ -181,19 +210,19 @@ func (a *Autoscaler) options(ctx context.Context, w *world, pods []*corev1.Pod, 
 			}
 			continue
 		}
-		a.estimator.Prefix = "estimate-" + g.name
-		group := g.group
-		res, err := a.estimator.Estimate(ctx, pods, func(name string) (*corev1.Node, error) {
-			n, err := group.TemplateNode()
-			if err != nil {
+		fp, err := templateFingerprint(g)
+		if err != nil {
+			return nil, err
+		}
+		fp = g.name + "\x00" + fp
+		res, hit := a.snap.estimated(fp, room, pods)
+		if !hit {
+			if res, err = a.estimate(ctx, g, pods, room); err != nil {
 				return nil, err
 			}
-			n = n.DeepCopy()
-			renameNode(n, name)
-			return n, nil
-		}, room)
-		if err != nil {
-			return nil, fmt.Errorf("node group %q: estimating: %w", g.name, err)
+			if !res.Capped {
+				a.snap.storeEstimate(fp, room, pods, res)
+			}
 		}
 		for k, r := range res.Unfit {
 			note(k, g.name, r)
@@ -205,6 +234,25 @@ func (a *Autoscaler) options(ctx context.Context, w *world, pods []*corev1.Pod, 
 			Debug: fmt.Sprintf("%d node(s) of %s for %d pod(s)", len(res.Nodes), g.name, len(res.Scheduled))})
 	}
 	return out, nil
+}
+
+// estimate runs the estimator for g's template.
+func (a *Autoscaler) estimate(ctx context.Context, g *groupState, pods []*corev1.Pod, room int) (estimator.Result, error) {
+	a.estimator.Prefix = "estimate-" + g.name
+	group := g.group
+	res, err := a.estimator.Estimate(ctx, pods, func(name string) (*corev1.Node, error) {
+		n, err := group.TemplateNode()
+		if err != nil {
+			return nil, err
+		}
+		n = n.DeepCopy()
+		renameNode(n, name)
+		return n, nil
+	}, room)
+	if err != nil {
+		return res, fmt.Errorf("node group %q: estimating: %w", g.name, err)
+	}
+	return res, nil
 }
 
 // headroom returns how many nodes and devices the cluster limits still

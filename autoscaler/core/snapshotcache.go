@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/gantry-dev/gantry/autoscaler/estimator"
 	"github.com/gantry-dev/gantry/autoscaler/simulator"
 	"github.com/gantry-dev/gantry/autoscaler/utils/podutil"
 )
@@ -21,6 +22,8 @@ type snapshotCache struct {
 	pods  map[string]*corev1.Pod // namespace/name -> the bound pod in snap
 	// gen changes whenever the snapshot does.
 	gen uint64
+	// cur and prev memoise this loop's and the last loop's simulations.
+	cur, prev *memo
 }
 
 func newSnapshotCache(base simulator.Snapshot) *snapshotCache {
@@ -57,6 +60,7 @@ func samePod(a, b *corev1.Pod) bool   { return a == b || sameObject(podMeta{a}, 
 // sync returns the snapshot of the ready nodes and the pods bound to them
 // that are not terminated, applying only what changed since the last call.
 func (c *snapshotCache) sync(ctx context.Context, nodes []*corev1.Node, ready map[string]bool, pods []*corev1.Pod) (simulator.Snapshot, error) {
+	c.rotate()
 	if c.snap == nil {
 		s, err := c.base.Empty(ctx)
 		if err != nil {
@@ -138,3 +142,92 @@ func (c *snapshotCache) sync(ctx context.Context, nodes []*corev1.Node, ready ma
 
 // reset drops the snapshot; the next sync rebuilds it.
 func (c *snapshotCache) reset() { c.snap, c.nodes, c.pods = nil, nil, nil }
+
+// Results of the loop's simulations, memoised across loops. Each is a
+// deterministic function of its inputs (the snapshot's generation, the
+// upcoming nodes, the pods in order, the template), so a loop whose inputs
+// did not change takes the same decision without simulating again. Entries
+// live for the loop that made or used them and the next one.
+type memo struct {
+	filter    []filterMemo
+	estimates []estimateMemo
+}
+
+type filterMemo struct {
+	gen      uint64
+	upcoming string
+	pending  []*corev1.Pod
+	out      []*corev1.Pod
+}
+
+type estimateMemo struct {
+	template string
+	room     int
+	pods     []*corev1.Pod
+	res      estimator.Result
+}
+
+func samePods(a, b []*corev1.Pod) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !samePod(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// rotate starts a loop: what the last loop made or used is kept.
+func (c *snapshotCache) rotate() {
+	c.prev, c.cur = c.cur, &memo{}
+}
+
+func (c *snapshotCache) filtered(gen uint64, upcoming string, pending []*corev1.Pod) ([]*corev1.Pod, bool) {
+	for _, m := range []*memo{c.cur, c.prev} {
+		if m == nil {
+			continue
+		}
+		for _, f := range m.filter {
+			if f.gen == gen && f.upcoming == upcoming && samePods(f.pending, pending) {
+				if m != c.cur && c.cur != nil {
+					c.cur.filter = append(c.cur.filter, f)
+				}
+				return f.out, true
+			}
+		}
+	}
+	return nil, false
+}
+
+func (c *snapshotCache) storeFiltered(gen uint64, upcoming string, pending, out []*corev1.Pod) {
+	if c.cur == nil {
+		c.rotate()
+	}
+	c.cur.filter = append(c.cur.filter, filterMemo{gen, upcoming, pending, out})
+}
+
+func (c *snapshotCache) estimated(template string, room int, pods []*corev1.Pod) (estimator.Result, bool) {
+	for _, m := range []*memo{c.cur, c.prev} {
+		if m == nil {
+			continue
+		}
+		for _, e := range m.estimates {
+			if e.template == template && e.room == room && samePods(e.pods, pods) {
+				if m != c.cur && c.cur != nil {
+					c.cur.estimates = append(c.cur.estimates, e)
+				}
+				return e.res, true
+			}
+		}
+	}
+	return estimator.Result{}, false
+}
+
+func (c *snapshotCache) storeEstimate(template string, room int, pods []*corev1.Pod, res estimator.Result) {
+	if c.cur == nil {
+		c.rotate()
+	}
+	c.cur.estimates = append(c.cur.estimates, estimateMemo{template, room, pods, res})
+}

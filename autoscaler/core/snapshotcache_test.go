@@ -74,3 +74,30 @@ func TestSnapshotCacheAppliesChanges(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{"n1": 1, "n2": 3, "n3": 2}, podCounts(t, s))
 }
+
+func TestSnapshotCacheMemo(t *testing.T) {
+	c := newSnapshotCache(simulator.NewScalarSnapshot())
+	c.rotate()
+	p1, p2 := bound("a", "n1", 25, 0), bound("b", "n1", 25, 1)
+	c.storeFiltered(1, "", []*corev1.Pod{p1, p2}, []*corev1.Pod{p2})
+	out, ok := c.filtered(1, "", []*corev1.Pod{p1, p2})
+	require.True(t, ok)
+	require.Equal(t, []*corev1.Pod{p2}, out)
+	_, ok = c.filtered(2, "", []*corev1.Pod{p1, p2}) // the snapshot changed
+	require.False(t, ok)
+	_, ok = c.filtered(1, "g:1;", []*corev1.Pod{p1, p2}) // upcoming nodes changed
+	require.False(t, ok)
+	_, ok = c.filtered(1, "", []*corev1.Pod{p1, p2.DeepCopy()}) // a pod changed (no resourceVersion)
+	require.False(t, ok)
+	_, ok = c.filtered(1, "", []*corev1.Pod{p2, p1}) // another order
+	require.False(t, ok)
+
+	// Kept for the next loop, gone after two.
+	c.rotate()
+	_, ok = c.filtered(1, "", []*corev1.Pod{p1, p2})
+	require.True(t, ok)
+	c.rotate()
+	c.rotate()
+	_, ok = c.filtered(1, "", []*corev1.Pod{p1, p2})
+	require.False(t, ok)
+}
