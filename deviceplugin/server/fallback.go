@@ -41,57 +41,65 @@ func (f freeSlots) take(dev string, n int) []string {
 }
 
 // fallback proposes slots when no scheduler intent matches: a share below
-// one device goes to the device with the least free room that fits it (best
-// fit, so whole devices stay free for whole-device requests); whole devices
-// come from fully free devices, preferring one link group, then one NUMA
-// node. It returns nil when nothing fits in the Gantry sense, and kubelet
-// then chooses alone.
-func fallback(inv device.Inventory, free freeSlots, size int) []string {
+// one device goes to the device with the least room that fits it (best fit,
+// so whole devices stay free for whole-device requests); whole devices come
+// from fully free devices, preferring one link group, then one NUMA node.
+// Room that pending intents of other pods expect (reserved) is spared when
+// another device fits, and used only as a last resort. It returns nil when
+// nothing fits in the Gantry sense, and kubelet then chooses alone.
+func fallback(inv device.Inventory, free freeSlots, reserved map[string]int, size int) []string {
 	if size <= 0 {
 		return nil
 	}
 	if size < device.UnitsPerDevice {
-		var best *device.Device
-		for i := range inv.Devices {
-			d := &inv.Devices[i]
-			n := len(free[d.ID])
-			if n < size {
-				continue
+		for _, spare := range []bool{true, false} {
+			var best *device.Device
+			room := func(d *device.Device) int {
+				if spare {
+					return len(free[d.ID]) - reserved[d.ID]
+				}
+				return len(free[d.ID])
 			}
-			if best == nil || n < len(free[best.ID]) {
-				best = d
+			for i := range inv.Devices {
+				d := &inv.Devices[i]
+				if room(d) >= size && (best == nil || room(d) < room(best)) {
+					best = d
+				}
+			}
+			if best != nil {
+				return free.take(best.ID, size)
 			}
 		}
-		if best == nil {
-			return nil
-		}
-		return free.take(best.ID, size)
+		return nil
 	}
 	if size%device.UnitsPerDevice != 0 {
 		return nil
 	}
 	want := size / device.UnitsPerDevice
-	var full []device.Device
-	for _, d := range inv.Devices {
-		if len(free[d.ID]) == device.UnitsPerDevice {
-			full = append(full, d)
+	for _, spare := range []bool{true, false} {
+		var full []device.Device
+		for _, d := range inv.Devices {
+			if len(free[d.ID]) == device.UnitsPerDevice && (!spare || reserved[d.ID] == 0) {
+				full = append(full, d)
+			}
 		}
+		if len(full) < want {
+			continue
+		}
+		pick := pickGroup(full, want, func(d device.Device) (string, bool) { return d.LinkGroup, d.LinkGroup != "" })
+		if pick == nil {
+			pick = pickGroup(full, want, func(d device.Device) (string, bool) { return strconv.Itoa(d.NUMANode), d.NUMANode >= 0 })
+		}
+		if pick == nil {
+			pick = full[:want]
+		}
+		var out []string
+		for _, d := range pick {
+			out = append(out, free.take(d.ID, device.UnitsPerDevice)...)
+		}
+		return out
 	}
-	if len(full) < want {
-		return nil
-	}
-	pick := pickGroup(full, want, func(d device.Device) (string, bool) { return d.LinkGroup, d.LinkGroup != "" })
-	if pick == nil {
-		pick = pickGroup(full, want, func(d device.Device) (string, bool) { return strconv.Itoa(d.NUMANode), d.NUMANode >= 0 })
-	}
-	if pick == nil {
-		pick = full[:want]
-	}
-	var out []string
-	for _, d := range pick {
-		out = append(out, free.take(d.ID, device.UnitsPerDevice)...)
-	}
-	return out
+	return nil
 }
 
 // pickGroup returns want devices from the smallest group that has enough,

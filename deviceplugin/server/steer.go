@@ -32,14 +32,20 @@ import (
 //  3. A pending intent matches when its size equals the request size and
 //     each device it names is healthy and has at least the intended units
 //     among the free slots kubelet offered.
-//  4. Among matches, a pod kubelet lists as active whose container holds no
-//     device yet is preferred: kubelet adds a pod to its active pods just
-//     before admitting it and admits pods one at a time, so that pod is the
-//     one being admitted. Ties go to the oldest pod (kubelet sorts each batch
-//     by creation time), then name, then container order.
+//  4. With the PodResources API the Steerer knows which pod kubelet is
+//     admitting: kubelet adds a pod to its active pods just before admitting
+//     it and admits pods one at a time, so the pod kubelet lists whose
+//     container asking for the resource holds nothing yet is that pod. Only
+//     its intents are candidates then, and every other pending intent's
+//     devices count as reserved. When no such pod shows (no PodResources
+//     API, or a kubelet that behaves otherwise), every pending intent is a
+//     candidate and the oldest pod wins (kubelet sorts each batch by
+//     creation time), then name, then container order.
 //  5. The answer is the lowest free slots on the intended devices. With no
-//     match, a share below one device goes to the best-fitting single
-//     device and whole devices to fully free ones (see fallback).
+//     match (the pod has no intent, or its device failed or filled up), a
+//     share below one device goes to the best-fitting single device and
+//     whole devices to fully free ones, sparing the room other pending
+//     intents expect where possible (see fallback).
 //
 // Limits, stated plainly: the answer is a hint and kubelet may ignore it
 // (TopologyManager alignment, another pod admitted in between). Without the
@@ -132,8 +138,11 @@ func (s *Steerer) Prefer(ctx context.Context, inv device.Inventory, available, m
 	if len(mustInclude) > 0 {
 		return preferWith(healthy, available, mustInclude, size)
 	}
+	var reserved map[string]int
 	if s != nil {
-		if in := s.match(ctx, healthy, free, size); in != nil {
+		var in *Intent
+		in, reserved = s.match(ctx, healthy, free, size)
+		if in != nil {
 			var ids []string
 			for _, sh := range in.Shares {
 				ids = append(ids, free.take(sh.ID, sh.Units)...)
@@ -142,7 +151,7 @@ func (s *Steerer) Prefer(ctx context.Context, inv device.Inventory, available, m
 			return Decision{IDs: ids, Source: metrics.SteerIntent, Intent: in}
 		}
 	}
-	if ids := fallback(healthy, free, size); ids != nil {
+	if ids := fallback(healthy, free, reserved, size); ids != nil {
 		return Decision{IDs: ids, Source: metrics.SteerFallback}
 	}
 	return Decision{Source: metrics.SteerNone}
@@ -167,40 +176,81 @@ func preferWith(inv device.Inventory, available, mustInclude []string, size int)
 	return Decision{IDs: append(append([]string(nil), mustInclude...), free.take(dev, size-len(mustInclude))...), Source: metrics.SteerFallback}
 }
 
-func (s *Steerer) match(ctx context.Context, inv device.Inventory, free freeSlots, size int) *Intent {
+// match returns the intent to steer to, if any, and the units other
+// pending intents still expect on each device (for the fallback to spare).
+func (s *Steerer) match(ctx context.Context, inv device.Inventory, free freeSlots, size int) (*Intent, map[string]int) {
 	logger := klog.FromContext(ctx)
 	pods, err := s.pods.List(labels.Everything())
 	if err != nil {
 		logger.Error(err, "Listing pods for steering failed; using the fallback")
-		return nil
+		return nil, nil
 	}
 	snap, live := s.snapshot(ctx)
 	res := contract.ResourceFor(s.kind)
-	var best *Intent
+	admitting := map[types.NamespacedName]bool{}
+	var pending []*Intent
 	for _, pod := range pods {
+		if live && admittingPod(snap, pod, res) {
+			admitting[types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}] = true
+		}
 		intents := s.intentsOf(pod)
 		for i := range intents {
 			in := &intents[i]
-			if in.Size != size {
-				continue
-			}
 			if live {
 				if snap.Holds(in.Pod, in.Container, res) {
 					continue
 				}
-				in.InAdmission = snap.Listed(in.Pod)
 			} else if recorded(pod, in.Container, s.kind) || s.steeredRecently(in) {
 				continue
 			}
-			if !fits(in, inv, free) {
-				continue
+			pending = append(pending, in)
+		}
+	}
+	var best *Intent
+	reserved := map[string]int{}
+	for _, in := range pending {
+		in.InAdmission = admitting[in.Pod]
+		if len(admitting) > 0 && !in.InAdmission {
+			// Kubelet is admitting someone else: this intent's room is
+			// promised, not free.
+			for _, sh := range in.Shares {
+				reserved[sh.ID] += sh.Units
 			}
-			if best == nil || in.before(best) {
-				best = in
+			continue
+		}
+		if in.Size != size || !fits(in, inv, free) {
+			continue
+		}
+		if best == nil || in.before(best) {
+			best = in
+		}
+	}
+	if best == nil && len(admitting) == 0 {
+		for _, in := range pending {
+			for _, sh := range in.Shares {
+				reserved[sh.ID] += sh.Units
 			}
 		}
 	}
-	return best
+	return best, reserved
+}
+
+// admittingPod reports whether kubelet lists the pod as active while one of
+// its containers that asks for res holds nothing yet: kubelet is admitting
+// it right now.
+func admittingPod(snap podresources.Snapshot, pod *corev1.Pod, res corev1.ResourceName) bool {
+	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+	if !snap.Listed(key) {
+		return false
+	}
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			if q, ok := c.Resources.Limits[res]; ok && !q.IsZero() && !snap.Holds(key, c.Name, res) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // intentsOf returns a fresh copy of the pod's intents, decoding its

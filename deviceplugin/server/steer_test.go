@@ -115,6 +115,29 @@ func TestSteerMatchingRule(t *testing.T) {
 		require.Equal(t, "admitting", d.Intent.Pod.Name)
 		require.True(t, d.Intent.InAdmission)
 	})
+	t.Run("a pod kubelet admits without an intent spares the room others expect", func(t *testing.T) {
+		x := podWith("x", 3, [][2]int{{0, 30}})
+		delete(x.Annotations, contract.AnnotationAllocation) // not placed by the scheduler
+		var avail []string
+		avail = append(avail, slots(1, 60, 40)...)
+		avail = append(avail, slots(2, 65, 35)...)
+		avail = append(avail, slots(3, 0, 100)...)
+		view := &kubeletView{pods: map[string]map[string][]string{"x": {"c0": nil}}}
+		d := steerer(view, podWith("a", 1, [][2]int{{1, 30}}), podWith("b", 2, [][2]int{{2, 30}}), x).Prefer(ctx, inv, avail, nil, 30)
+		require.Equal(t, metrics.SteerFallback, d.Source)
+		dev, _ := deviceOf(t, d.IDs)
+		require.Equal(t, gpuID(3), dev, "GPU-1 and GPU-2 keep the room a and b were promised")
+	})
+	t.Run("when the admitted pod's device is full, other pods' intents are not taken", func(t *testing.T) {
+		var avail []string
+		avail = append(avail, slots(1, 60, 40)...)
+		avail = append(avail, slots(3, 0, 100)...)
+		view := &kubeletView{pods: map[string]map[string][]string{"x": {"c0": nil}}}
+		d := steerer(view, podWith("a", 1, [][2]int{{1, 30}}), podWith("x", 2, [][2]int{{2, 30}})).Prefer(ctx, inv, avail, nil, 30)
+		require.Equal(t, metrics.SteerFallback, d.Source)
+		dev, _ := deviceOf(t, d.IDs)
+		require.Equal(t, gpuID(3), dev)
+	})
 	t.Run("oldest pod first, then name", func(t *testing.T) {
 		d := steerer(&kubeletView{}, podWith("b", 2, [][2]int{{1, 30}}), podWith("c", 1, [][2]int{{2, 30}}), podWith("a", 2, [][2]int{{3, 30}})).
 			Prefer(ctx, inv, allSlots(inv), nil, 30)
