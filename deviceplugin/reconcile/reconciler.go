@@ -118,6 +118,11 @@ func (r *Reconciler) desired(ctx context.Context, snap podresources.Snapshot, po
 		// Not admitted yet: nobody can have recorded anything.
 		return "", false, pod.Status.Phase == corev1.PodPending && pod.DeletionTimestamp == nil && pod.Status.StartTime == nil
 	}
+	if admitting(snap, key, pod) {
+		// Kubelet is still giving the pod's containers their devices;
+		// a partial record would under-count the pod.
+		return "", false, false
+	}
 	a, held, err := snap.Allocation(r.Node, pod, inv)
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "Kubelet reports devices Gantry cannot read", "pod", klog.KObj(pod))
@@ -132,6 +137,22 @@ func (r *Reconciler) desired(ctx context.Context, snap podresources.Snapshot, po
 		return "", false, false
 	}
 	return v, true, true
+}
+
+// admitting reports whether some container of a listed pod asks for a
+// Gantry resource and holds nothing of it yet.
+func admitting(snap podresources.Snapshot, key types.NamespacedName, pod *corev1.Pod) bool {
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			for _, k := range device.Kinds {
+				res := contract.ResourceFor(k)
+				if q, ok := c.Resources.Limits[res]; ok && !q.IsZero() && !snap.Holds(key, c.Name, res) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // patch sets or removes the record. The pod's UID in the patch makes it

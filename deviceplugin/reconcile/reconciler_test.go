@@ -160,8 +160,11 @@ func TestRecordsWhatKubeletGave(t *testing.T) {
 		"swapped":  {"c0": slots(2, 30)},
 		"multi":    {"c0": slots(3, 10), "c1": slots(4, 20)},
 		"nothing":  {"c0": nil},
+		// Kubelet has served c0 and is about to serve c1: no partial record.
+		"half-admitted": {"c0": slots(6, 10), "c1": nil},
 	}}
 	e := setup(t, k,
+		pod("half-admitted", map[string][2]int{"c0": {6, 10}, "c1": {6, 10}}),
 		pod("followed", map[string][2]int{"c0": {1, 30}}),
 		pod("swapped", map[string][2]int{"c0": {5, 30}}),
 		pod("multi", map[string][2]int{"c0": {3, 10}, "c1": {4, 20}}),
@@ -183,6 +186,8 @@ func TestRecordsWhatKubeletGave(t *testing.T) {
 	a, _ = e.recorded(t, "swapped")
 	require.Equal(t, "GPU-2", a.Containers[0].Devices[0].ID)
 	_, ok = e.recorded(t, "nothing")
+	require.False(t, ok)
+	_, ok = e.recorded(t, "half-admitted")
 	require.False(t, ok)
 
 	require.Equal(t, "Warning AllocationDiffers container c0 got GPU-2=30% from kubelet but the scheduler chose GPU-5=30%; the node's record wins", <-e.events.Events)
