@@ -180,6 +180,9 @@ func preferWith(inv device.Inventory, available, mustInclude []string, size int)
 // pending intents still expect on each device (for the fallback to spare).
 func (s *Steerer) match(ctx context.Context, inv device.Inventory, free freeSlots, size int) (*Intent, map[string]int) {
 	logger := klog.FromContext(ctx)
+	if s.pods == nil {
+		return nil, nil
+	}
 	pods, err := s.pods.List(labels.Everything())
 	if err != nil {
 		logger.Error(err, "Listing pods for steering failed; using the fallback")
