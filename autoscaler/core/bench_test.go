@@ -83,18 +83,32 @@ func benchLoop(b *testing.B, ctx context.Context, src *source.Memory, scalar boo
 	return a, prov
 }
 
-// benchRun times RunOnce. Cold: every loop is an autoscaler's first (the
-// snapshot is built from scratch). Warm: every loop starts from the
-// snapshot cache a previous loop over the same cluster left (steady state:
-// the loop runs every 10 s and the cluster barely changes in between); the
-// autoscaler's scale-up state and provider are fresh each time, so the
-// loop takes the same decisions as a cold one.
-func benchRun(b *testing.B, scalar, warm bool) {
+type benchMode int
+
+const (
+	// cold: every loop is an autoscaler's first; the snapshot is built
+	// from scratch and nothing is memoised.
+	cold benchMode = iota
+	// warm: every loop starts from what a previous loop over the same
+	// cluster left (steady state: the loop runs every 10 s and the
+	// cluster barely changes in between), so the snapshot is reused and
+	// the simulations, whose inputs did not change, are memoised.
+	warm
+	// warmNewPending: as warm, but the 500 pending pods are new objects
+	// each loop, so the snapshot is reused but filter-out-schedulable and
+	// every estimate simulate again.
+	warmNewPending
+)
+
+// benchRun times RunOnce. In every mode the autoscaler's scale-up state
+// and provider are fresh each loop, so the loop takes the same decisions
+// as a cold one.
+func benchRun(b *testing.B, scalar bool, mode benchMode) {
 	klog.SetLogger(klog.Background().V(10)) // quiet
 	src, _ := benchWorld(b)
 	ctx := context.Background()
 	var cache *snapshotCache
-	if warm {
+	if mode != cold {
 		a, _ := benchLoop(b, ctx, src, scalar, nil)
 		if err := a.RunOnce(ctx, t0); err != nil {
 			b.Fatal(err)
@@ -105,6 +119,14 @@ func benchRun(b *testing.B, scalar, warm bool) {
 	var requested int
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
+		if mode == warmNewPending {
+			pods, _ := src.Pods(ctx)
+			for _, p := range pods {
+				if p.Spec.NodeName == "" {
+					src.AddPod(p.DeepCopy())
+				}
+			}
+		}
 		a, prov := benchLoop(b, ctx, src, scalar, cache)
 		b.StartTimer()
 		if err := a.RunOnce(ctx, t0); err != nil {
@@ -125,10 +147,14 @@ func benchRun(b *testing.B, scalar, warm bool) {
 // BenchmarkRunOnce is one loop over 1,000 nodes x 30 pods with 500 pending
 // pods across 10 node groups: share-aware (the real plugin) and the
 // node-level scalar baseline (summed capacity) in the same run, each as a
-// cold first loop and as a warm steady-state loop.
+// warm steady-state loop, a warm loop with new pending pods, and a cold
+// first loop.
 func BenchmarkRunOnce(b *testing.B) {
-	b.Run("share-aware/warm", func(b *testing.B) { benchRun(b, false, true) })
-	b.Run("share-aware/cold", func(b *testing.B) { benchRun(b, false, false) })
-	b.Run("scalar-baseline/warm", func(b *testing.B) { benchRun(b, true, true) })
-	b.Run("scalar-baseline/cold", func(b *testing.B) { benchRun(b, true, false) })
+	for _, m := range []struct {
+		name string
+		mode benchMode
+	}{{"warm", warm}, {"warm-new-pending", warmNewPending}, {"cold", cold}} {
+		b.Run("share-aware/"+m.name, func(b *testing.B) { benchRun(b, false, m.mode) })
+		b.Run("scalar-baseline/"+m.name, func(b *testing.B) { benchRun(b, true, m.mode) })
+	}
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -131,9 +134,39 @@ func (a *Autoscaler) filterSchedulable(ctx context.Context, w *world) ([]*corev1
 	if out, ok := a.snap.filtered(w.generation, upcoming.String(), w.pending); ok {
 		return out, nil
 	}
-	fork, err := w.snapshot.Fork(ctx)
-	if err != nil {
-		return nil, err
+	// The pods are placed on the loop's snapshot itself and taken back
+	// afterwards, so the scheduler plugin's per-node state, warm from the
+	// last loops, is reused; a fork when that cannot be done exactly.
+	inPlace := a.snap.snap == w.snapshot
+	for _, p := range w.pending {
+		if p.UID == "" {
+			inPlace = false // the framework removes pods by UID
+		}
+	}
+	var added []string
+	for _, g := range w.groups {
+		for i := 0; i < g.upcoming; i++ {
+			name := fmt.Sprintf("upcoming-%s-%d", g.name, i)
+			if _, clash := a.snap.nodes[name]; clash {
+				inPlace = false
+			}
+			added = append(added, name)
+		}
+	}
+	fork := w.snapshot
+	if !inPlace {
+		var err error
+		if fork, err = w.snapshot.Fork(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var placed []*corev1.Pod
+	if inPlace {
+		defer func() {
+			if err := a.undo(ctx, w, added, placed); err != nil {
+				klog.FromContext(ctx).Error(err, "Taking back simulated pods; rebuilding the snapshot")
+			}
+		}()
 	}
 	for _, g := range w.groups {
 		for i := 0; i < g.upcoming; i++ {
@@ -157,10 +190,13 @@ func (a *Autoscaler) filterSchedulable(ctx context.Context, w *world) ([]*corev1
 			out = append(out, p)
 			continue
 		}
-		if node, _, _ := fork.Schedule(ctx, p); node == "" {
+		node, bound, _ := fork.Schedule(ctx, p)
+		if node == "" {
 			unfit[class] = true
 			out = append(out, p)
+			continue
 		}
+		placed = append(placed, bound)
 	}
 	a.snap.storeFiltered(w.generation, upcoming.String(), w.pending, out)
 	return out, nil
@@ -179,6 +215,38 @@ func templateFingerprint(g *groupState) (string, error) {
 	return string(b), nil
 }
 
+// undo takes back what filterSchedulable placed on the loop's snapshot:
+// the template nodes of upcoming nodes (with their pods) and the pods
+// bound to real nodes. On failure the snapshot is built again.
+func (a *Autoscaler) undo(ctx context.Context, w *world, added []string, placed []*corev1.Pod) error {
+	isAdded := map[string]bool{}
+	for _, n := range added {
+		isAdded[n] = true
+	}
+	var failed error
+	for _, p := range placed {
+		if isAdded[p.Spec.NodeName] {
+			continue
+		}
+		if err := w.snapshot.RemovePod(p); err != nil && failed == nil {
+			failed = err
+		}
+	}
+	for _, n := range added {
+		w.snapshot.RemoveNode(n)
+	}
+	if failed == nil {
+		return nil
+	}
+	a.snap.reset()
+	snap, err := a.snap.sync(ctx, w.nodes, w.ready, w.pods)
+	if err != nil {
+		return err
+	}
+	w.snapshot, w.generation = snap, a.snap.gen
+	return failed
+}
+
 // renameNode makes a template node look like a node named name.
 func renameNode(n *corev1.Node, name string) {
 	n.Name = name
@@ -187,7 +255,15 @@ func renameNode(n *corev1.Node, name string) {
 
 // options estimates every group that may grow for pods.
 func (a *Autoscaler) options(ctx context.Context, w *world, pods []*corev1.Pod, now time.Time, note func(pod, group, why string)) ([]expander.Option, error) {
-	var out []expander.Option
+	type job struct {
+		g    *groupState
+		room int
+		fp   string
+		res  estimator.Result
+		hit  bool
+		err  error
+	}
+	var jobs []*job
 	limitNodes, limitGPUs := a.headroom(w)
 	for _, g := range w.groups {
 		room := g.cfg.MaxSize - g.target
@@ -214,16 +290,45 @@ func (a *Autoscaler) options(ctx context.Context, w *world, pods []*corev1.Pod, 
 		if err != nil {
 			return nil, err
 		}
-		fp = g.name + "\x00" + fp
-		res, hit := a.snap.estimated(fp, room, pods)
-		if !hit {
-			if res, err = a.estimate(ctx, g, pods, room); err != nil {
-				return nil, err
-			}
-			if !res.Capped {
-				a.snap.storeEstimate(fp, room, pods, res)
-			}
+		j := &job{g: g, room: room, fp: g.name + "\x00" + fp}
+		j.res, j.hit = a.snap.estimated(j.fp, room, pods)
+		jobs = append(jobs, j)
+	}
+	// The groups' estimates are independent (each on its own empty
+	// snapshot of template nodes): run them on all CPUs.
+	var todo []*job
+	for _, j := range jobs {
+		if !j.hit {
+			todo = append(todo, j)
 		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(todo))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(todo) {
+					return
+				}
+				j := todo[i]
+				j.res, j.err = a.estimate(ctx, j.g, pods, j.room)
+			}
+		}()
+	}
+	wg.Wait()
+	var out []expander.Option
+	for _, j := range jobs {
+		if j.err != nil {
+			return nil, j.err
+		}
+		if !j.hit && !j.res.Capped {
+			a.snap.storeEstimate(j.fp, j.room, pods, j.res)
+		}
+		res, g := j.res, j.g
 		for k, r := range res.Unfit {
 			note(k, g.name, r)
 		}
@@ -237,10 +342,12 @@ func (a *Autoscaler) options(ctx context.Context, w *world, pods []*corev1.Pod, 
 }
 
 // estimate runs the estimator for g's template.
+// It may run concurrently with other groups' estimates.
 func (a *Autoscaler) estimate(ctx context.Context, g *groupState, pods []*corev1.Pod, room int) (estimator.Result, error) {
-	a.estimator.Prefix = "estimate-" + g.name
+	e := *a.estimator
+	e.Prefix = "estimate-" + g.name
 	group := g.group
-	res, err := a.estimator.Estimate(ctx, pods, func(name string) (*corev1.Node, error) {
+	res, err := e.Estimate(ctx, pods, func(name string) (*corev1.Node, error) {
 		n, err := group.TemplateNode()
 		if err != nil {
 			return nil, err

@@ -112,8 +112,10 @@ func (c *snapshotCache) sync(ctx context.Context, nodes []*corev1.Node, ready ma
 	for key, old := range c.pods {
 		if p, ok := wantPods[key]; !ok || !samePod(old, p) {
 			if err := c.snap.RemovePod(old); err != nil {
+				// A pod the snapshot cannot take back (no UID, say):
+				// build it again from scratch.
 				c.reset()
-				return nil, err
+				return c.sync(ctx, nodes, ready, pods)
 			}
 			delete(c.pods, key)
 			changed = true
