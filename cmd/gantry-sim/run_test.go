@@ -137,3 +137,12 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 		assert.Contains(t, out, name)
 	}
 }
+
+func TestGantryFormatInput(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	_, err := execute("run", "--pods", "../../simulator/trace/testdata/gantry/example.yaml", "--policies", "FGD", "--out", out, "--progress", "never")
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(out, "summary.csv"))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "FGD,42,")
+}
