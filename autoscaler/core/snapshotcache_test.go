@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -100,4 +101,44 @@ func TestSnapshotCacheMemo(t *testing.T) {
 	c.rotate()
 	_, ok = c.filtered(1, "", []*corev1.Pod{p1, p2})
 	require.False(t, ok)
+}
+
+// Filter-out-schedulable places pending pods on the kept snapshot and takes
+// them back: after the loop the snapshot is the cluster as it is, and the
+// next loop over the same cluster decides the same.
+func TestFilterSchedulableLeavesTheSnapshotAsItWas(t *testing.T) {
+	cfg := testConfig(group("a", "A100", 2, 10, 1))
+	e := newEnv(t, cfg, nil)
+	nodes := e.register("a", 2, true)
+	e.src.AddPod(bound("p0", nodes[0], 50, 0))
+	e.src.AddPod(pending("fits-1", 50, "A100"))
+	e.src.AddPod(pending("fits-2", 100, "A100"))
+	e.src.AddPod(pending("needs-node", 100, "A100"))
+	for i := range 3 {
+		e.src.AddPod(pending(fmt.Sprintf("big-%d", i), 100, "A100"))
+	}
+	e.run(t0)
+	require.Len(t, e.calls("IncreaseSize"), 1)
+	delta := e.calls("IncreaseSize")[0].Delta
+
+	kept := e.a.snap.snap
+	require.Equal(t, map[string]int{nodes[0]: 1, nodes[1]: 0}, podCounts(t, kept))
+	ws, err := e.a.snap.base.Empty(e.ctx)
+	require.NoError(t, err)
+	fresh := newSnapshotCache(ws)
+	all, _ := e.src.Pods(e.ctx)
+	nn, _ := e.src.Nodes(e.ctx)
+	s, err := fresh.sync(e.ctx, nn, map[string]bool{nodes[0]: true, nodes[1]: true}, all)
+	require.NoError(t, err)
+	require.Equal(t, podCounts(t, s), podCounts(t, kept))
+
+	// A fresh autoscaler on the kept snapshot asks for the same nodes.
+	e2 := newEnv(t, cfg, nil)
+	e2.src, e2.a.source = e.src, e.src
+	e2.prov.Group("a").SetTargetSize(2)
+	e2.a.snap = e.a.snap
+	e2.run(t0)
+	require.Len(t, e2.calls("IncreaseSize"), 1)
+	require.Equal(t, delta, e2.calls("IncreaseSize")[0].Delta)
+	require.Equal(t, podCounts(t, s), podCounts(t, e2.a.snap.snap))
 }
