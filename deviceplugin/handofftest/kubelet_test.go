@@ -45,13 +45,20 @@ func requireKubeletDir(t *testing.T) {
 			t.Skip("a real kubelet seems to own " + pluginDir)
 		}
 	}
+	_, statErr := os.Stat(filepath.Dir(pluginDir))
+	createdParent := os.IsNotExist(statErr)
 	wipe := func() {
 		require.NoError(t, os.RemoveAll(pluginDir))
 		require.NoError(t, os.MkdirAll(pluginDir, 0o750))
 		require.NoError(t, os.WriteFile(filepath.Join(pluginDir, ".gantry-handofftest"), nil, 0o600))
 	}
 	wipe()
-	t.Cleanup(func() { require.NoError(t, os.RemoveAll(pluginDir)) })
+	t.Cleanup(func() {
+		require.NoError(t, os.RemoveAll(pluginDir))
+		if createdParent {
+			_ = os.Remove(filepath.Dir(pluginDir))
+		}
+	})
 }
 
 // kubelet is the part of kubelet that admits pods with devices: the real
