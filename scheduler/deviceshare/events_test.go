@@ -49,16 +49,18 @@ func TestQueueingHints(t *testing.T) {
 	}
 }
 
-func TestSignPod(t *testing.T) {
+func TestSignPodRefusesBatching(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
 	pl := &DeviceShare{}
-	frags, st := pl.SignPod(ctx, coretest.MakePod("cpu").Obj())
-	require.True(t, st.IsSuccess())
-	assert.Len(t, frags, 1)
-	_, st = pl.SignPod(ctx, coretest.MakePod("gpu").GPUPercent(30).Obj())
-	assert.Equal(t, fwk.Unschedulable, st.Code(), "pods with device requests must not be batched")
-	_, st = pl.SignPod(ctx, coretest.MakePod("bad").GPUPercent(130).Obj())
-	assert.Equal(t, fwk.Unschedulable, st.Code())
+	for _, pod := range []*v1.Pod{
+		coretest.MakePod("cpu").Obj(),
+		coretest.MakePod("gpu").GPUPercent(30).Obj(),
+		coretest.MakePod("bad").GPUPercent(130).Obj(),
+	} {
+		frags, st := pl.SignPod(ctx, pod)
+		assert.Nil(t, frags)
+		assert.Equal(t, fwk.Unschedulable, st.Code(), "pod %s must not be batched", pod.Name)
+	}
 }
 
 func TestEventsToRegister(t *testing.T) {
@@ -71,5 +73,4 @@ func TestEventsToRegister(t *testing.T) {
 		assert.NotNil(t, e.QueueingHintFn)
 	}
 	assert.ElementsMatch(t, []fwk.EventResource{fwk.Node, fwk.AssignedPod}, resources)
-	_ = v1.PodPending
 }

@@ -11,16 +11,17 @@ import (
 	"github.com/gantry-dev/gantry/core/state"
 )
 
-// PreScore counts the pod's fellow replicas per zone, for zone spread.
+// PreScore counts the pod's fellow device-holding replicas per zone, for
+// zone spread.
 func (pl *DeviceShare) PreScore(_ context.Context, cs fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) *fwk.Status {
 	s, err := getPreFilterState(cs)
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	if s.req.Empty() {
-		return fwk.NewStatus(fwk.Skip)
-	}
-	if s.req.Workload == "" || pl.args.ZoneSpreadWeight == 0 {
+	// Pods that ask for no device are still scored: where they go decides
+	// which nodes keep host CPU for the device requests to come (the FGD
+	// paper's policies all score them).
+	if s.req.Empty() || s.req.Workload == "" || pl.args.ZoneSpreadWeight == 0 {
 		return nil
 	}
 	all, err := pl.handle.SnapshotSharedLister().NodeInfos().List()

@@ -5,19 +5,14 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
-
-	"github.com/gantry-dev/gantry/core/share"
 )
 
-// SignPod decides batching on purpose. Pods that ask for no device are
-// signed (the plugin has nothing to say about them), so batching stays on
-// for them. Pods that ask for devices are refused: where the next share goes
-// depends on which card the previous one took, so a cached ranking of nodes
-// would pack cards wrongly.
-func (pl *DeviceShare) SignPod(_ context.Context, pod *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
-	req, err := share.Parse(pod)
-	if err != nil || !req.Empty() {
-		return nil, fwk.NewStatus(fwk.Unschedulable, "device placement depends on per-card state")
-	}
-	return []fwk.SignFragment{{Key: Name, Value: "no-devices"}}, nil
+// SignPod refuses every pod, on purpose. Opportunistic batching reuses one
+// cycle's node ranking for the next pod with the same signature, but this
+// plugin's scores follow per-card state that each placement changes: where
+// the next share goes depends on which card the last one took, and even a
+// pod that asks for no device is scored by the host CPU it leaves to device
+// requests (FGD, BestFit). A reused ranking would pack cards wrongly.
+func (pl *DeviceShare) SignPod(_ context.Context, _ *v1.Pod) ([]fwk.SignFragment, *fwk.Status) {
+	return nil, fwk.NewStatus(fwk.Unschedulable, "GantryDeviceShare scores depend on per-card state that every placement changes")
 }
