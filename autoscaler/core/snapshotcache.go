@@ -121,6 +121,7 @@ func (c *snapshotCache) sync(ctx context.Context, nodes []*corev1.Node, ready ma
 			changed = true
 		}
 	}
+	var add []*corev1.Pod
 	for _, p := range pods {
 		key := podutil.Key(p)
 		if wantPods[key] != p {
@@ -129,12 +130,13 @@ func (c *snapshotCache) sync(ctx context.Context, nodes []*corev1.Node, ready ma
 		if _, ok := c.pods[key]; ok {
 			continue
 		}
-		if err := c.snap.AddPod(p); err != nil {
-			c.reset()
-			return nil, err
-		}
+		add = append(add, p)
 		c.pods[key] = p
 		changed = true
+	}
+	if err := simulator.AddPods(c.snap, add); err != nil {
+		c.reset()
+		return nil, err
 	}
 	if changed {
 		c.gen++

@@ -28,3 +28,23 @@ type Snapshot interface {
 	// Len returns the number of nodes.
 	Len() int
 }
+
+// BulkAdder is implemented by snapshots that record many bound pods at
+// once, the pods of different nodes in parallel; the result is the same as
+// AddPod for each pod in order.
+type BulkAdder interface {
+	AddPods(pods []*corev1.Pod) error
+}
+
+// AddPods records pods with AddPods when s has it, else with AddPod.
+func AddPods(s Snapshot, pods []*corev1.Pod) error {
+	if b, ok := s.(BulkAdder); ok {
+		return b.AddPods(pods)
+	}
+	for _, p := range pods {
+		if err := s.AddPod(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
