@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"k8s.io/client-go/tools/record"
@@ -47,7 +48,8 @@ type Options struct {
 	// real plugin (simulator.ShareSnapshot with Scheduler, hinted on the
 	// cluster, full cycles in estimates) when nil.
 	Snapshot simulator.Snapshot
-	// Scheduler configures the real plugin's simulations.
+	// Scheduler configures the real plugin's simulations; Parallelism
+	// defaults to GOMAXPROCS.
 	Scheduler simulate.Options
 	// Seed makes the random expander reproducible.
 	Seed int64
@@ -89,6 +91,10 @@ func New(ctx context.Context, o Options) (*Autoscaler, error) {
 	}
 	estimateBase := o.Snapshot
 	if o.Snapshot == nil {
+		if o.Scheduler.Parallelism == 0 {
+			// Full cycles over the cluster filter its nodes on all CPUs.
+			o.Scheduler.Parallelism = runtime.GOMAXPROCS(0)
+		}
 		s, err := simulator.NewShareSnapshot(ctx, o.Scheduler)
 		if err != nil {
 			return nil, err

@@ -24,9 +24,10 @@ var registerMetrics sync.Once
 
 // Scheduler places pods on a Cluster through a real framework.
 type Scheduler struct {
-	fw      framework.Framework
-	cluster *Cluster
-	plugin  *deviceshare.DeviceShare
+	fw          framework.Framework
+	cluster     *Cluster
+	plugin      *deviceshare.DeviceShare
+	parallelism int
 }
 
 // Options configure a Scheduler.
@@ -42,7 +43,15 @@ type Options struct {
 	// Scorer is the one score plugin Trim keeps; GantryDeviceShare when
 	// empty. Benchmarks set NodeResourcesFit to measure a stock baseline.
 	Scorer string
+	// Parallelism is how many goroutines filter the nodes of one cycle
+	// when the cluster has at least ParallelFilterMinNodes nodes, as
+	// kube-scheduler filters in parallel; 0 or 1 filters one node at a
+	// time. The outcome is the same either way.
+	Parallelism int
 }
+
+// ParallelFilterMinNodes is the smallest cluster filtered in parallel.
+const ParallelFilterMinNodes = 256
 
 // NewScheduler builds the framework over cluster.
 func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler, error) {
@@ -60,7 +69,7 @@ func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler,
 	if !o.Full {
 		Trim(profile, o.Scorer)
 	}
-	s := &Scheduler{cluster: cluster}
+	s := &Scheduler{cluster: cluster, parallelism: o.Parallelism}
 	registry := plugins.NewInTreeRegistry()
 	if err := registry.Register(deviceshare.Name, func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 		args := o.Args
@@ -143,14 +152,15 @@ func (s *Scheduler) filter(ctx context.Context, cs *framework.CycleState, pod *v
 		return nil, st
 	}
 	nodes := s.cluster.Nodes()
+	statuses := s.runFilters(ctx, cs, pod, pre, nodes)
 	var feasible []fwk.NodeInfo
 	reasons := map[string]int{}
 	code := fwk.UnschedulableAndUnresolvable
-	for _, ni := range nodes {
+	for i, ni := range nodes {
 		if pre != nil && !pre.AllNodes() && !pre.NodeNames.Has(ni.Node().Name) {
 			continue
 		}
-		st := s.fw.RunFilterPlugins(ctx, cs, pod, ni)
+		st := statuses[i]
 		if st.IsSuccess() {
 			feasible = append(feasible, ni)
 			continue
@@ -169,6 +179,38 @@ func (s *Scheduler) filter(ctx context.Context, cs *framework.CycleState, pod *v
 		return nil, fwk.NewStatus(code, summarize(len(nodes), reasons))
 	}
 	return feasible, nil
+}
+
+// runFilters runs the filter plugins on each node the PreFilter result
+// admits, in parallel on large clusters; statuses[i] is nodes[i]'s.
+func (s *Scheduler) runFilters(ctx context.Context, cs *framework.CycleState, pod *v1.Pod, pre *fwk.PreFilterResult, nodes []fwk.NodeInfo) []*fwk.Status {
+	statuses := make([]*fwk.Status, len(nodes))
+	run := func(i int) {
+		ni := nodes[i]
+		if pre != nil && !pre.AllNodes() && !pre.NodeNames.Has(ni.Node().Name) {
+			return
+		}
+		statuses[i] = s.fw.RunFilterPlugins(ctx, cs, pod, ni)
+	}
+	workers := s.parallelism
+	if workers <= 1 || len(nodes) < ParallelFilterMinNodes || (pre != nil && !pre.AllNodes() && pre.NodeNames.Len() < ParallelFilterMinNodes) {
+		for i := range nodes {
+			run(i)
+		}
+		return statuses
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(nodes); i += workers {
+				run(i)
+			}
+		}()
+	}
+	wg.Wait()
+	return statuses
 }
 
 // summarize writes reasons the way kube-scheduler's FitError does:

@@ -71,3 +71,31 @@ func TestForkIsIndependent(t *testing.T) {
 	fi, _ := f.NodeInfo("n")
 	assert.Len(t, fi.GetPods(), 1)
 }
+
+// Filtering in parallel places every pod where filtering one node at a time
+// does, and explains a pod that fits nowhere the same way.
+func TestParallelFilterMatchesSequential(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	build := func(parallelism int) *Scheduler {
+		c := NewCluster()
+		for i := range ParallelFilterMinNodes + 44 {
+			model := []string{"T4", "A100"}[i%2]
+			c.AddNode(coretest.MakeNode(fmt.Sprintf("n%03d", i)).CPU(8000, 32768).GPUs(model, 2, 16384).Obj(), "")
+		}
+		s, err := NewScheduler(ctx, c, Options{Parallelism: parallelism})
+		require.NoError(t, err)
+		return s
+	}
+	seq, par := build(1), build(4)
+	for i := range 200 {
+		pod := coretest.MakePod(fmt.Sprintf("p%03d", i)).GPUPercent(int64(30 + 10*(i%8))).Models([]string{"T4", "A100"}[i%2]).Requests(500, 512).Obj()
+		a, b := seq.Schedule(ctx, pod), par.Schedule(ctx, pod)
+		require.Equal(t, a.Node, b.Node, pod.Name)
+	}
+	big := coretest.MakePod("big").GPUPercent(100).Requests(9000, 1024).Obj()
+	a, b := seq.Schedule(ctx, big), par.Schedule(ctx, big)
+	require.NotNil(t, a.Status)
+	require.NotNil(t, b.Status)
+	require.Equal(t, a.Status.Message(), b.Status.Message())
+	require.Equal(t, a.Status.Code(), b.Status.Code())
+}
