@@ -88,7 +88,7 @@ func TestParallelFilterMatchesSequential(t *testing.T) {
 	}
 	seq, par := build(1), build(4)
 	for i := range 200 {
-		pod := coretest.MakePod(fmt.Sprintf("p%03d", i)).GPUPercent(int64(30 + 10*(i%8))).Models([]string{"T4", "A100"}[i%2]).Requests(500, 512).Obj()
+		pod := coretest.MakePod(fmt.Sprintf("p%03d", i)).GPUPercent(int64(30+10*(i%8))).Models([]string{"T4", "A100"}[i%2]).Requests(500, 512).Obj()
 		a, b := seq.Schedule(ctx, pod), par.Schedule(ctx, pod)
 		require.Equal(t, a.Node, b.Node, pod.Name)
 	}
