@@ -17,8 +17,10 @@ import (
 // device with the best score, and whole devices to the lowest free indices.
 type fgd struct {
 	w Workload
-	// levels, when set, replaces the paper's 100 score levels (FGDPlus).
-	levels int
+	// hostAware scores pods that ask for no device by what their CPU does
+	// to the fragmentation of the shapes that do (FGDPlus). FGD, like the
+	// paper's simulator, gives such pods the same score everywhere.
+	hostAware bool
 }
 
 func newFGD(o Options) (Strategy, error) {
@@ -31,6 +33,9 @@ func newFGD(o Options) (Strategy, error) {
 func (fgd) Normalization() Normalization { return Clamp }
 
 func (f fgd) Score(n *state.NodeState, req *share.Request) (contract.Allocation, int64, bool) {
+	if req.Empty() && !f.hostAware {
+		return contract.Allocation{Node: n.Name}, fgdScore(0), true
+	}
 	before := NodeFragmentation(n, f.w)
 	cpuAfter := n.CPUFreeMilli
 	if cpuAfter != state.Unlimited {
@@ -61,11 +66,7 @@ func (f fgd) Score(n *state.NodeState, req *share.Request) (contract.Allocation,
 			free[indexOf(n, d.ID)] -= d.Units
 		}
 	}
-	delta := Fragmentation(n, free, cpuAfter, f.w) - before
-	if f.levels > 0 {
-		return alloc, bucketedScore(delta, f.levels), true
-	}
-	return alloc, fgdScore(delta), true
+	return alloc, fgdScore(Fragmentation(n, free, cpuAfter, f.w)-before), true
 }
 
 // fgdScore maps a fragmentation change in units (1 unit = 10 milli) to the

@@ -1,34 +1,18 @@
 package policy
 
-import (
-	"fmt"
-	"math"
+import "fmt"
 
-	"github.com/gantry-dev/gantry/core/device"
-)
-
-// FGDPlus is FGD with a coarser score. FGD's score floor(100·sigmoid(-Δ/1000
-// milli)) already ties nodes whose fragmentation changes lie within about
-// 40 milli-GPU of each other, and the tie goes to the node first in a fixed
-// (seeded) order: a first-fit among near-equals. Measured on the Alibaba
-// trace, ranking by the exact Δ does worse than FGD (every node is a greedy
-// choice, and packing or spreading tie-breaks do worse still), while a
-// somewhat coarser score does a little better: FGDPlus buckets the sigmoid
-// into fgdPlusLevels levels, widening the first-fit window to about 80 milli.
-// See bench/README.md for the numbers across traces and seeds.
+// FGDPlus is FGD that also places pods asking for no device by their effect
+// on fragmentation. FGD (and the paper's simulator) gives such a pod the same
+// score on every node, so it lands wherever the tie-break puts it, and its
+// CPU can leave a node's free GPUs unusable for the device shapes that need
+// that CPU. FGDPlus scores it like any other placement: the change in the
+// node's expected fragmentation once its CPU is taken, so CPU-only work
+// drifts to nodes where CPU is not what the workload's GPU shapes lack.
+// Device requests are scored exactly as FGD scores them.
 func newFGDPlus(o Options) (Strategy, error) {
 	if err := o.Workload.Validate(); err != nil {
 		return nil, fmt.Errorf("FGDPlus needs a workload distribution: %w", err)
 	}
-	return fgd{w: o.Workload.Normalized(), levels: fgdPlusLevels}, nil
-}
-
-// fgdPlusLevels is FGDPlus's number of score levels (FGD has 100).
-const fgdPlusLevels = 50
-
-// bucketedScore maps a fragmentation change in units onto levels score
-// steps spread over 0..MaxScore.
-func bucketedScore(deltaUnits float64, levels int) int64 {
-	deltaMilli := deltaUnits * 1000 / device.UnitsPerDevice
-	return int64(math.Floor(float64(levels)/(1+math.Exp(deltaMilli/1000)))) * MaxScore / int64(levels)
+	return fgd{w: o.Workload.Normalized(), hostAware: true}, nil
 }
