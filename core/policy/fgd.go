@@ -66,7 +66,7 @@ func (f fgd) Score(n *state.NodeState, req *share.Request) (contract.Allocation,
 			free[indexOf(n, d.ID)] -= d.Units
 		}
 	}
-	return alloc, fgdScore(Fragmentation(n, free, cpuAfter, f.w)-before), true
+	return alloc, fgdScore(Fragmentation(n, free, cpuAfter, f.w) - before), true
 }
 
 // fgdScore maps a fragmentation change in units (1 unit = 10 milli) to the
