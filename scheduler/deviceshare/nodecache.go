@@ -19,8 +19,23 @@ import (
 type nodeCache struct {
 	mu      sync.RWMutex
 	nodes   map[string]*nodeEntry
-	assumed map[types.UID]contract.Allocation
+	assumed map[types.UID]reservation
+	// seq numbers reservations, to sweep those whose pod vanished.
+	seq uint64
 }
+
+// reservation is an allocation chosen in Reserve and not yet seen on the pod.
+type reservation struct {
+	alloc contract.Allocation
+	seq   uint64
+}
+
+// maxReservations bounds the reservations kept. A reservation lives from
+// Reserve until a cycle sees the pod carry its allocation (or Unreserve);
+// one whose pod was deleted before that is swept once the map is full and
+// it is half that many reservations old, far beyond any bind. Sweeping
+// frees half the map, so its cost is spread over as many reservations.
+const maxReservations = 20000
 
 type nodeEntry struct {
 	generation int64
@@ -78,7 +93,7 @@ type skippedPod struct {
 }
 
 func newNodeCache() *nodeCache {
-	return &nodeCache{nodes: map[string]*nodeEntry{}, assumed: map[types.UID]contract.Allocation{}}
+	return &nodeCache{nodes: map[string]*nodeEntry{}, assumed: map[types.UID]reservation{}}
 }
 
 // stateFor returns the device state of the node in ni. The state is shared
@@ -132,8 +147,8 @@ func (c *nodeCache) entry(ni fwk.NodeInfo) (*nodeEntry, error) {
 func (c *nodeCache) build(node *corev1.Node, inv device.Inventory, pods []fwk.PodInfo) (*state.NodeState, []skippedPod) {
 	st := state.New(node.Name, node.Labels[corev1.LabelTopologyZone], inv)
 	var skipped []skippedPod
+	var confirmed []types.UID
 	c.mu.RLock()
-	defer c.mu.RUnlock()
 	for _, pi := range pods {
 		pod := pi.GetPod()
 		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
@@ -148,8 +163,14 @@ func (c *nodeCache) build(node *corev1.Node, inv device.Inventory, pods []fwk.Po
 			// A record for another node: stale or forged, never ours.
 			ok = false
 		}
-		if !ok {
-			alloc, ok = c.assumed[pod.UID]
+		if r, held := c.assumed[pod.UID]; held {
+			if ok {
+				// The pod carries its allocation now: the reservation
+				// has done its job.
+				confirmed = append(confirmed, pod.UID)
+			} else {
+				alloc, ok = r.alloc, true
+			}
 		}
 		if !ok {
 			continue
@@ -158,14 +179,30 @@ func (c *nodeCache) build(node *corev1.Node, inv device.Inventory, pods []fwk.Po
 			skipped = append(skipped, skippedPod{pod: pod, err: err})
 		}
 	}
+	c.mu.RUnlock()
+	if len(confirmed) > 0 {
+		c.mu.Lock()
+		for _, uid := range confirmed {
+			delete(c.assumed, uid)
+		}
+		c.mu.Unlock()
+	}
 	return st, skipped
 }
 
 // assume remembers a reservation until the pod carries it.
 func (c *nodeCache) assume(uid types.UID, alloc contract.Allocation) {
 	c.mu.Lock()
-	c.assumed[uid] = alloc
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	c.seq++
+	c.assumed[uid] = reservation{alloc: alloc, seq: c.seq}
+	if len(c.assumed) > maxReservations {
+		for id, r := range c.assumed {
+			if c.seq-r.seq >= maxReservations/2 {
+				delete(c.assumed, id)
+			}
+		}
+	}
 }
 
 // forget drops a reservation.
@@ -175,10 +212,9 @@ func (c *nodeCache) forget(uid types.UID) {
 	c.mu.Unlock()
 }
 
-// assumedFor returns the reservation of a pod.
-func (c *nodeCache) assumedFor(uid types.UID) (contract.Allocation, bool) {
+// reservations returns how many reservations are kept.
+func (c *nodeCache) reservations() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	a, ok := c.assumed[uid]
-	return a, ok
+	return len(c.assumed)
 }

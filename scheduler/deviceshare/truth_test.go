@@ -1,11 +1,14 @@
 package deviceshare
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/coretest"
@@ -47,4 +50,39 @@ func TestForeignAndMalformedRecordsAreIgnored(t *testing.T) {
 	c := &cluster{t: t, args: argsYAML("Binpack"), nodes: []*v1.Node{nw.Obj()}, pods: []*v1.Pod{foreign, broken}}
 	got := c.schedule(coretest.MakePod("next").GPUPercent(100).Obj())
 	assert.Nil(t, got.status)
+}
+
+// A reservation lives until a cycle sees the pod carry its allocation, and
+// no longer: the plugin keeps no memory per scheduled pod.
+func TestReservationsArePrunedOnceOnThePod(t *testing.T) {
+	pl := &DeviceShare{nodes: newNodeCache()}
+	nw := coretest.MakeNode("n").GPUs("T4", 2, 16384)
+	inv := nw.Inventory()
+	alloc := contract.Allocation{Node: "n", Containers: []contract.ContainerAllocation{{Container: "main", Kind: device.GPU, Devices: []contract.DeviceShare{{ID: inv.Devices[0].ID, Index: 0, Units: 40}}}}}
+	pod := coretest.MakePod("p").GPUPercent(40).Node("n").Obj()
+	pl.nodes.assume(pod.UID, alloc)
+	// Without the annotation the reservation counts and stays.
+	ni := framework.NewNodeInfo(pod)
+	ni.SetNode(nw.Obj())
+	st, _, err := pl.nodes.stateFor(ni)
+	require.NoError(t, err)
+	assert.Equal(t, 40, st.Devices[0].Used)
+	assert.Equal(t, 1, pl.nodes.reservations())
+	// With it, the reservation is dropped and the pod still counts once.
+	withAnn := pod.DeepCopy()
+	withAnn.Annotations = map[string]string{contract.AnnotationAllocation: encode(t, "n", inv.Devices[0].ID, 0, 40)}
+	ni2 := framework.NewNodeInfo(withAnn)
+	ni2.SetNode(nw.Obj())
+	st, _, err = pl.nodes.stateFor(ni2)
+	require.NoError(t, err)
+	assert.Equal(t, 40, st.Devices[0].Used)
+	assert.Equal(t, 0, pl.nodes.reservations())
+}
+
+func TestReservationsOfVanishedPodsAreSwept(t *testing.T) {
+	nc := newNodeCache()
+	for i := 0; i < 3*maxReservations; i++ {
+		nc.assume(types.UID(fmt.Sprint(i)), contract.Allocation{Node: "n"})
+	}
+	assert.LessOrEqual(t, nc.reservations(), maxReservations+1)
 }
