@@ -52,20 +52,12 @@ func BuildNode(g config.NodeGroup, name string) (*corev1.Node, error) {
 		corev1.ResourceMemory: t.Memory.DeepCopy(),
 		corev1.ResourcePods:   *resource.NewQuantity(t.Pods, resource.DecimalSI),
 	}
+	n.Status.Capacity = n.Status.Allocatable.DeepCopy()
 	if inv := Inventory(t, name); len(inv.Devices) > 0 {
-		v, err := contract.EncodeInventory(inv)
-		if err != nil {
+		if err := contract.Publish(n, inv); err != nil {
 			return nil, fmt.Errorf("node group %q: template: %w", g.Name, err)
 		}
-		n.Annotations[contract.AnnotationInventory] = v
-		for k, v := range contract.NodeLabels(inv) {
-			n.Labels[k] = v
-		}
-		for k, v := range contract.Allocatable(inv) {
-			n.Status.Allocatable[k] = v
-		}
 	}
-	n.Status.Capacity = n.Status.Allocatable.DeepCopy()
 	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady"}}
 	return n, nil
 }

@@ -139,3 +139,32 @@ func Allocatable(inv device.Inventory) corev1.ResourceList {
 	}
 	return out
 }
+
+// Publish writes inv on node the way the device plugin publishes it: the
+// inventory annotation, the model/count/kind labels, and the percent
+// resources in allocatable and capacity. Template nodes (autoscaler) and
+// simulated nodes are built with it, so they read exactly like real ones.
+func Publish(node *corev1.Node, inv device.Inventory) error {
+	v, err := EncodeInventory(inv)
+	if err != nil {
+		return err
+	}
+	if node.Annotations == nil {
+		node.Annotations = map[string]string{}
+	}
+	node.Annotations[AnnotationInventory] = v
+	if node.Labels == nil {
+		node.Labels = map[string]string{}
+	}
+	for k, val := range NodeLabels(inv) {
+		node.Labels[k] = val
+	}
+	if node.Status.Allocatable == nil {
+		node.Status.Allocatable = corev1.ResourceList{}
+	}
+	for k, q := range Allocatable(inv) {
+		node.Status.Allocatable[k] = q
+	}
+	node.Status.Capacity = node.Status.Allocatable.DeepCopy()
+	return nil
+}

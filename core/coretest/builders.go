@@ -116,18 +116,9 @@ func (w *NodeWrapper) Obj() *corev1.Node {
 	case w.raw != nil:
 		n.Annotations[contract.AnnotationInventory] = *w.raw
 	case len(w.inv.Devices) > 0:
-		v, err := contract.EncodeInventory(w.inv)
-		if err != nil {
+		if err := contract.Publish(n, w.inv); err != nil {
 			panic(err)
 		}
-		n.Annotations[contract.AnnotationInventory] = v
-		for k, v := range contract.NodeLabels(w.inv) {
-			n.Labels[k] = v
-		}
-		for k, v := range contract.Allocatable(w.inv) {
-			n.Status.Allocatable[k] = v
-		}
-		n.Status.Capacity = n.Status.Allocatable.DeepCopy()
 	}
 	return n
 }

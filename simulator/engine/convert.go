@@ -81,21 +81,12 @@ func NodeObject(n trace.Node) (*corev1.Node, error) {
 		corev1.ResourcePods:   *resource.NewQuantity(PodsPerNode, resource.DecimalSI),
 	}
 	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+	node.Status.Capacity = node.Status.Allocatable.DeepCopy()
 	if n.GPUs > 0 {
-		inv := Inventory(n)
-		v, err := contract.EncodeInventory(inv)
-		if err != nil {
+		if err := contract.Publish(node, Inventory(n)); err != nil {
 			return nil, fmt.Errorf("node %s: %w", n.Name, err)
 		}
-		node.Annotations[contract.AnnotationInventory] = v
-		for k, v := range contract.NodeLabels(inv) {
-			node.Labels[k] = v
-		}
-		for k, v := range contract.Allocatable(inv) {
-			node.Status.Allocatable[k] = v
-		}
 	}
-	node.Status.Capacity = node.Status.Allocatable.DeepCopy()
 	return node, nil
 }
 
