@@ -78,6 +78,18 @@ func TestGantrySchedulerEndToEnd(t *testing.T) {
 		e.waitBound(t, "default", "after-bad", 30*time.Second)
 	})
 
+	t.Run("a stale allocation from a scheduler that died before binding is replaced", func(t *testing.T) {
+		// PreBind wrote devices on the pod, then the scheduler died before
+		// Bind: the pod is unbound, so nothing counts the stale record, and
+		// the next scheduler writes its own choice over it.
+		stale := `{"v":"v1","node":"a100-z1","containers":[{"container":"main","kind":"gpu","devices":[{"id":"gpu-a100-z1-0","index":0,"units":100}]}]}`
+		e.createPod(t, coretest.MakePod("orphan").GPUPercent(40).Models("T4").Annotation(contract.AnnotationAllocation, stale).Obj())
+		pod := e.waitBound(t, "default", "orphan", 30*time.Second)
+		a := allocationOf(t, pod)
+		assert.Equal(t, "T4", models[pod.Spec.NodeName])
+		assert.Equal(t, 40, a.Containers[0].Devices[0].Units)
+	})
+
 	t.Run("100 share pods created at once never over-commit a card", func(t *testing.T) {
 		rng := rand.New(rand.NewSource(7))
 		sizes := []int64{5, 10, 20, 25, 30, 50, 60, 75, 100}
