@@ -29,6 +29,8 @@ type sim struct {
 	states  []*state.NodeState
 	cpuFree []int64
 	frag    []float64 // F_n(M) in device units (percent of a GPU)
+	pods    []int     // pods bound per node
+	gone    []bool    // node removed (by the autoscaler)
 
 	capacityMilli  int64
 	allocatedMilli int64
@@ -47,6 +49,8 @@ func newSim(ctx context.Context, nodes []trace.Node, sortKeys map[string]string,
 		states:   make([]*state.NodeState, len(nodes)),
 		cpuFree:  make([]int64, len(nodes)),
 		frag:     make([]float64, len(nodes)),
+		pods:     make([]int, len(nodes)),
+		gone:     make([]bool, len(nodes)),
 	}
 	for i, n := range nodes {
 		obj, err := NodeObject(n)
@@ -143,8 +147,48 @@ func (s *sim) book(p trace.Pod, bound *corev1.Pod, node string, sign int) (place
 		s.idleUnits -= int64(sign) * int64(units)
 	}
 	s.cpuFree[i] -= int64(sign) * p.CPUMilli
+	s.pods[i] += sign
 	s.refresh(i)
 	return pl, nil
+}
+
+// addNode adds a node (an autoscaled one) to the cluster and the books.
+func (s *sim) addNode(n trace.Node, obj *corev1.Node, st *state.NodeState) {
+	i := len(s.nodes)
+	s.nodes = append(s.nodes, n)
+	s.index[n.Name] = i
+	s.states = append(s.states, st)
+	s.cpuFree = append(s.cpuFree, n.CPUMilli)
+	s.frag = append(s.frag, 0)
+	s.pods = append(s.pods, 0)
+	s.gone = append(s.gone, false)
+	s.cluster.AddNode(obj, "")
+	s.capacityMilli += n.GPUMilli()
+	s.idleUnits += int64(n.GPUs) * 100
+	s.refresh(i)
+}
+
+// podsOn counts the pods bound to a node.
+func (s *sim) podsOn(name string) int {
+	if i, ok := s.index[name]; ok {
+		return s.pods[i]
+	}
+	return 0
+}
+
+// removeNode removes an empty node from the cluster and the books.
+func (s *sim) removeNode(name string) {
+	i, ok := s.index[name]
+	if !ok || s.gone[i] {
+		return
+	}
+	s.cluster.RemoveNode(name)
+	s.gone[i] = true
+	delete(s.index, name)
+	s.capacityMilli -= s.nodes[i].GPUMilli()
+	s.idleUnits -= int64(s.nodes[i].GPUs) * 100
+	s.fragUnits -= s.frag[i]
+	s.frag[i] = 0
 }
 
 // unbind removes a bound pod from the cluster and the books.

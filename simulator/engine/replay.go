@@ -33,7 +33,10 @@ type ReplayConfig struct {
 	Coverage float64
 	// Autoscaler, when set, runs whenever pods are pending (nil: none).
 	Autoscaler Autoscaler
-	Progress   func(done, total int)
+	// Autoscale, when set, runs the real autoscaler on virtual time
+	// against simulated node groups (instead of Autoscaler).
+	Autoscale *AutoscaleConfig
+	Progress  func(done, total int)
 }
 
 // PendingStats summarises how long pods waited for a node, in seconds of
@@ -59,7 +62,9 @@ type ReplayResult struct {
 	// PeakAllocatedMilli is the most milli-GPU allocated at once.
 	PeakAllocatedMilli int64
 	Placements         []Placement
-	Wall               time.Duration
+	// Scaling is the autoscaler's record (nil without Autoscale).
+	Scaling *ScalingResult
+	Wall    time.Duration
 }
 
 type replayPod struct {
@@ -69,12 +74,17 @@ type replayPod struct {
 	bound    *corev1.Pod
 	boundAt  int64
 	duration int64
+	departed bool
+	// pendingObj is the pod as the autoscaler sees it while it waits.
+	pendingObj *corev1.Pod
 }
 
 // replay event kinds, in the order they apply at one instant.
 const (
-	evDepart = iota
+	evNodeUp = iota
+	evDepart
 	evArrive
+	evTick
 )
 
 type event struct {
@@ -86,14 +96,23 @@ type event struct {
 // RunReplay replays the trace in virtual time: each pod arrives at its
 // creation time and, once bound, runs for deletion - creation seconds.
 // Pods that fit nowhere wait in a FIFO queue that is retried whenever a pod
-// departs. Everything is ordered (time, departures before arrivals, pod
-// order), so a replay is deterministic.
+// departs or a node registers. Everything is ordered (time, node
+// registrations, departures, arrivals, autoscaler loops, pod order), so a
+// replay is deterministic.
+//
+// With cfg.Autoscale, the real autoscaler loop (autoscaler/core) runs at
+// every scan interval of virtual time against simulated node groups: its
+// scale-ups register nodes after the boot delay, its scale-downs remove
+// them.
 func RunReplay(ctx context.Context, cfg ReplayConfig) (*ReplayResult, error) {
 	start := time.Now()
 	t := cfg.Trace
 	cov := cfg.Coverage
 	if cov <= 0 {
 		cov = workload.DefaultCoverage
+	}
+	if cfg.Autoscale != nil && cfg.Autoscaler != nil {
+		return nil, fmt.Errorf("a replay takes Autoscale or Autoscaler, not both")
 	}
 	pods := make([]*replayPod, len(t.Pods))
 	var events []event
@@ -105,7 +124,8 @@ func RunReplay(ctx context.Context, cfg ReplayConfig) (*ReplayResult, error) {
 		events = append(events, event{at: p.Creation, kind: evArrive, pod: i})
 	}
 	keys := workload.NewProtocol(cfg.Seed).NodePrefixes(t.Nodes)
-	s, err := newSim(ctx, t.Nodes, keys, cfg.Policy, cfg.Seed, WorkloadOf(workload.Shapes(t.Pods, cov)))
+	w := WorkloadOf(workload.Shapes(t.Pods, cov))
+	s, err := newSim(ctx, t.Nodes, keys, cfg.Policy, cfg.Seed, w)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +133,23 @@ func RunReplay(ctx context.Context, cfg ReplayConfig) (*ReplayResult, error) {
 	q := &eventQueue{}
 	for _, e := range events {
 		q.push(e)
+	}
+	var (
+		sc       *scaler
+		as       Autoscaler = cfg.Autoscaler
+		ticks    *ticker
+		pendOnly bool // legacy hook: loops only when pods are pending
+	)
+	if cfg.Autoscale != nil {
+		sc = newScaler(s, q, pods, cfg.Autoscale)
+		a, err := newAutoscaler(ctx, cfg, sc, w)
+		if err != nil {
+			return nil, err
+		}
+		as = a
+		ticks = newTicker(cfg.Autoscale, q)
+	} else {
+		pendOnly = as != nil
 	}
 	var pending []*replayPod
 	placements := make([]Placement, len(pods))
@@ -123,40 +160,60 @@ func RunReplay(ctx context.Context, cfg ReplayConfig) (*ReplayResult, error) {
 		if err != nil || !ok {
 			return false, err
 		}
-		rp.bound, rp.boundAt = b, now
+		rp.bound, rp.boundAt, rp.pendingObj = b, now, nil
 		placements[rp.idx] = Placement{Pod: rp.p.Name, Node: pl.node, Devices: pl.devices, Model: pl.model, Time: now}
 		res.Bound++
 		res.PeakAllocatedMilli = max(res.PeakAllocatedMilli, s.allocatedMilli)
+		res.CapacityMilli = max(res.CapacityMilli, s.capacityMilli)
 		q.push(event{at: now + rp.duration, kind: evDepart, pod: rp.idx})
 		return true, nil
 	}
+	var last int64
 	for q.len() > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		now := q.peek().at
-		freed := false
+		last = now
+		freed, changed, tick := false, false, false
 		for q.len() > 0 && q.peek().at == now {
 			e := q.pop()
-			rp := pods[e.pod]
 			switch e.kind {
+			case evNodeUp:
+				sc.now = now
+				up, err := sc.nodeUp(e.pod)
+				if err != nil {
+					return nil, err
+				}
+				res.CapacityMilli = max(res.CapacityMilli, s.capacityMilli)
+				freed = freed || up
+				changed = changed || up
 			case evDepart:
+				rp := pods[e.pod]
 				if err := s.unbind(rp.p, rp.bound); err != nil {
 					return nil, err
 				}
-				freed = true
+				rp.departed = true
+				freed, changed = true, true
 			case evArrive:
+				rp := pods[e.pod]
 				ok, err := try(rp, now)
 				if err != nil {
 					return nil, err
 				}
 				if !ok {
 					pending = append(pending, rp)
+					if sc != nil {
+						rp.pendingObj = unschedulable(rp.obj)
+					}
 				}
+				changed = true
 				done++
 				if cfg.Progress != nil {
 					cfg.Progress(done, len(pods))
 				}
+			case evTick:
+				tick = true
 			}
 		}
 		if freed && len(pending) > 0 {
@@ -180,11 +237,28 @@ func RunReplay(ctx context.Context, cfg ReplayConfig) (*ReplayResult, error) {
 			}
 			pending = kept
 		}
-		if cfg.Autoscaler != nil && len(pending) > 0 {
-			if err := cfg.Autoscaler.RunOnce(ctx, Epoch.Add(time.Duration(now)*time.Second)); err != nil {
+		switch {
+		case pendOnly && len(pending) > 0:
+			if err := as.RunOnce(ctx, Epoch.Add(time.Duration(now)*time.Second)); err != nil {
 				return nil, fmt.Errorf("autoscaler at t=%ds: %w", now, err)
 			}
+		case ticks != nil:
+			if changed {
+				ticks.changed(now)
+			}
+			if tick {
+				sc.now = now
+				before := sc.actions
+				if err := as.RunOnce(ctx, Epoch.Add(time.Duration(now)*time.Second)); err != nil {
+					return nil, fmt.Errorf("autoscaler at t=%ds: %w", now, err)
+				}
+				sc.res.Loops++
+				ticks.ran(now, sc.actions != before, q.len() > 0)
+			}
 		}
+	}
+	if sc != nil {
+		res.Scaling = sc.finish(last)
 	}
 	var waits []int64
 	var sum int64
