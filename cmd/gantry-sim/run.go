@@ -14,11 +14,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
+	asconfig "github.com/gantry-dev/gantry/autoscaler/apis/config"
+	asv1alpha1 "github.com/gantry-dev/gantry/autoscaler/apis/config/v1alpha1"
 	"github.com/gantry-dev/gantry/core/policy"
 	"github.com/gantry-dev/gantry/simulator/engine"
 	"github.com/gantry-dev/gantry/simulator/report"
@@ -44,6 +47,17 @@ type runFlags struct {
 	parallel   int
 	progress   string
 	noTiming   bool
+
+	autoscalerConfig string
+	bootDelay        time.Duration
+	keepNodes        int
+	autoscale        *autoscaleSetup
+}
+
+// autoscaleSetup is the loaded --autoscaler-config.
+type autoscaleSetup struct {
+	cfg    *asconfig.AutoscalerConfiguration
+	static trace.Trace // the trace with the static nodes only
 }
 
 func newRootCommand() *cobra.Command {
@@ -71,6 +85,11 @@ Experiments:
                 departures); record allocation, fragmentation and unallocated share per pod.
   replay        arrivals and departures from creation_time/deletion_time in virtual time; pods
                 that fit nowhere wait and are retried whenever a pod departs; pending-time stats.
+                With --autoscaler-config, the real gantry-autoscaler loop runs every scan interval
+                of virtual time: its scale-ups add nodes of its node groups after --boot-delay, its
+                scale-downs remove them; the report gives nodes added/removed per group over time
+                (scaling-<policy>-seed<seed>.csv), node-hours, cost and pending times with and
+                without the autoscaler.
   sharing-gain  the fewest GPUs that serve every pod with sharing vs with every sharing pod
                 rounded up to a whole GPU.
 
@@ -91,6 +110,9 @@ placements-<policy>-seed<seed>.csv and unallocated.png.`,
 	fl.StringVar(&f.out, "out", "out/sim", "folder the report is written into (created)")
 	fl.IntVar(&f.parallel, "parallel", runtime.GOMAXPROCS(0), "runs (policy x seed) executed at once")
 	fl.StringVar(&f.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal), always or never")
+	fl.StringVar(&f.autoscalerConfig, "autoscaler-config", "", "replay only: run the real gantry-autoscaler loop on virtual time with this AutoscalerConfiguration (gantry.dev/v1alpha1, as for gantry-autoscaler; e.g. simulator/engine/testdata/autoscaler-openb.yaml); the report compares it with the replay on the trace's nodes without the autoscaler")
+	fl.DurationVar(&f.bootDelay, "boot-delay", 2*time.Minute, "with --autoscaler-config: how long a requested node takes to register (the burst group's nodes register at once)")
+	fl.IntVar(&f.keepNodes, "keep-nodes", 0, "with --autoscaler-config: how many of the trace's nodes (the first ones) stay as static, unmanaged nodes; the autoscaler adds the rest from its node groups")
 	fl.BoolVar(&f.noTiming, "no-timing", false, "leave wall times out of the report, so that the same inputs give byte-identical files")
 	return cmd
 }
@@ -238,9 +260,31 @@ func run(cmd *cobra.Command, f *runFlags) error {
 	if f.experiment == "inflation" && f.ratio <= 0 {
 		return errors.New("--ratio must be positive")
 	}
+	if f.autoscalerConfig != "" && f.experiment != "replay" {
+		return errors.New("--autoscaler-config: only with --experiment replay")
+	}
 	t, desc, err := loadTrace(f)
 	if err != nil {
 		return err // file:line reasons; nothing has been written
+	}
+	if f.autoscalerConfig != "" {
+		data, err := os.ReadFile(f.autoscalerConfig)
+		if err != nil {
+			return fmt.Errorf("--autoscaler-config: %w", err)
+		}
+		c, err := asv1alpha1.Load(data)
+		if err != nil {
+			return fmt.Errorf("--autoscaler-config %s: %w", f.autoscalerConfig, err) // field paths; nothing written
+		}
+		if f.keepNodes < 0 || f.keepNodes > len(t.Nodes) {
+			return fmt.Errorf("--keep-nodes: %d is not between 0 and the trace's %d nodes", f.keepNodes, len(t.Nodes))
+		}
+		if f.bootDelay < 0 {
+			return errors.New("--boot-delay must not be negative")
+		}
+		st := t
+		st.Nodes = t.Nodes[:f.keepNodes]
+		f.autoscale = &autoscaleSetup{cfg: c, static: st}
 	}
 	// The runs allocate many short-lived objects and keep a small live heap:
 	// a lazier GC is faster, and a soft limit keeps parallel runs in check.
@@ -304,6 +348,14 @@ func run(cmd *cobra.Command, f *runFlags) error {
 		}
 		err = report.WriteInflation(f.out, meta, rs, opts)
 	case "replay":
+		if f.autoscale != nil {
+			rs := make([]report.AutoscaleRun, len(results))
+			for i, r := range results {
+				rs[i] = r.(report.AutoscaleRun)
+			}
+			err = report.WriteReplayAutoscale(f.out, meta, autoscaleMeta(f), rs, opts)
+			break
+		}
 		rs := make([]*engine.ReplayResult, len(results))
 		for i, r := range results {
 			rs[i] = r.(*engine.ReplayResult)
@@ -326,6 +378,18 @@ func run(cmd *cobra.Command, f *runFlags) error {
 func runJob(ctx context.Context, f *runFlags, t trace.Trace, j job, bar *bar) (any, error) {
 	switch f.experiment {
 	case "replay":
+		if f.autoscale != nil {
+			base, err := engine.RunReplay(ctx, engine.ReplayConfig{Trace: t, Policy: j.policy, Seed: j.seed})
+			if err != nil {
+				return nil, err
+			}
+			a, err := engine.RunReplay(ctx, engine.ReplayConfig{Trace: f.autoscale.static, Policy: j.policy, Seed: j.seed, Progress: bar.tracker(),
+				Autoscale: &engine.AutoscaleConfig{Config: f.autoscale.cfg, BootDelay: f.bootDelay}})
+			if err != nil {
+				return nil, err
+			}
+			return report.AutoscaleRun{Autoscaled: a, Baseline: base}, nil
+		}
 		return engine.RunReplay(ctx, engine.ReplayConfig{Trace: t, Policy: j.policy, Seed: j.seed, Progress: bar.tracker()})
 	case "sharing-gain":
 		r, err := engine.RunSharingGain(ctx, engine.SharingConfig{Trace: t, Policy: j.policy, Seed: j.seed})
@@ -334,6 +398,20 @@ func runJob(ctx context.Context, f *runFlags, t trace.Trace, j job, bar *bar) (a
 	default:
 		return engine.RunInflation(ctx, engine.Config{Trace: t, Policy: j.policy, Seed: j.seed, Ratio: f.ratio, Progress: bar.tracker()})
 	}
+}
+
+func autoscaleMeta(f *runFlags) report.AutoscaleMeta {
+	m := report.AutoscaleMeta{ConfigFile: filepath.ToSlash(f.autoscalerConfig), BootDelay: f.bootDelay.String(), StaticNodes: f.keepNodes}
+	for _, g := range f.autoscale.cfg.AllGroups() {
+		d := g.Template.Device
+		kind := "virtual/burst, no boot delay, "
+		if !g.Burst {
+			kind = ""
+		}
+		m.Groups = append(m.Groups, fmt.Sprintf("%s: %dx %s, %s CPU, %s memory, %s%s/h, min %d, max %d",
+			g.Name, d.Count, d.Model, g.Template.CPU.String(), g.Template.Memory.String(), kind, strconv.FormatFloat(g.PricePerHour, 'f', -1, 64), g.MinSize, g.MaxSize))
+	}
+	return m
 }
 
 func commandLine() string {
