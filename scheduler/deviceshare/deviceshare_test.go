@@ -301,6 +301,12 @@ func TestShippedSchedulerConfigDecodes(t *testing.T) {
 	assert.Equal(t, "FGD", string(decoded.Policy))
 	assert.Equal(t, int32(70), decoded.ZoneSpreadWeight)
 	assert.Equal(t, int32(95), decoded.WorkloadCoveragePercent)
+	assert.Equal(t, "Bind", decoded.WriteAllocation)
+	var binders []string
+	for _, p := range cfg.Profiles[0].Plugins.Bind.Enabled {
+		binders = append(binders, p.Name)
+	}
+	assert.Equal(t, []string{Name, "DefaultBinder"}, binders, "with writeAllocation: Bind the plugin must bind before DefaultBinder")
 }
 
 func TestArgsErrors(t *testing.T) {
@@ -313,6 +319,7 @@ func TestArgsErrors(t *testing.T) {
 		{"workload for binpack", `{"policy":"Binpack","workload":[{"count":1,"percent":50,"weight":1}]}`, `args.workload: Forbidden: policy Binpack does not use a workload distribution`},
 		{"bad shape", `{"policy":"FGD","workload":[{"count":2,"percent":50,"weight":1}]}`, `args.workload[0].percent: Invalid value: 50: must be 100 when count is above 1`},
 		{"wrong kind", `{"apiVersion":"gantry.dev/v1alpha1","kind":"Other"}`, `no kind "Other" is registered`},
+		{"bad writeAllocation", `{"writeAllocation":"Annotate"}`, `args.writeAllocation: Unsupported value: "Annotate": supported values: "PreBind", "Bind"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

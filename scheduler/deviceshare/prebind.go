@@ -10,11 +10,12 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/gantry-dev/gantry/core/contract"
+	"github.com/gantry-dev/gantry/scheduler/apis/config"
 )
 
 // PreBindPreFlight skips pods that reserved no devices.
 func (pl *DeviceShare) PreBindPreFlight(_ context.Context, cs fwk.CycleState, _ *v1.Pod, _ string) (*fwk.PreBindPreFlightResult, *fwk.Status) {
-	if _, err := cs.Read(reserveStateKey); err != nil {
+	if _, err := cs.Read(reserveStateKey); err != nil || pl.bindWrites() {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
 	return nil, nil
@@ -24,7 +25,7 @@ func (pl *DeviceShare) PreBindPreFlight(_ context.Context, cs fwk.CycleState, _ 
 // every later scheduling cycle read them.
 func (pl *DeviceShare) PreBind(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, _ string) *fwk.Status {
 	d, err := cs.Read(reserveStateKey)
-	if err != nil {
+	if err != nil || pl.bindWrites() {
 		return nil
 	}
 	value, err := contract.EncodeAllocation(d.(*reserveState).alloc)
@@ -47,3 +48,6 @@ func (pl *DeviceShare) patchPod(ctx context.Context, pod *v1.Pod, value string) 
 	_, err = pl.handle.ClientSet().CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1PatchOptions)
 	return err
 }
+
+// bindWrites reports whether Bind, not PreBind, writes the allocation.
+func (pl *DeviceShare) bindWrites() bool { return pl.args.WriteAllocation == config.WriteInBind }

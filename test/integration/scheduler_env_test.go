@@ -23,7 +23,7 @@ import (
 const schedulerConfig = `apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 clientConnection:
-  kubeconfig: %q
+  kubeconfig: %[1]q
   qps: 5000
   burst: 5000
 leaderElection:
@@ -44,8 +44,31 @@ profiles:
         args:
           apiVersion: gantry.dev/v1alpha1
           kind: DeviceShareArgs
-          policy: %s
+          policy: %[2]s
           zoneSpreadWeight: 70
+  - schedulerName: gantry-bind
+    plugins:
+      multiPoint:
+        enabled:
+          - name: GantryDeviceShare
+            weight: 10
+      bind:
+        enabled:
+          - name: GantryDeviceShare
+          - name: DefaultBinder
+        disabled:
+          - name: "*"
+    pluginConfig:
+      - name: NodeResourcesFit
+        args:
+          ignoredResourceGroups: ["gantry.dev"]
+      - name: GantryDeviceShare
+        args:
+          apiVersion: gantry.dev/v1alpha1
+          kind: DeviceShareArgs
+          policy: %[2]s
+          zoneSpreadWeight: 70
+          writeAllocation: Bind
 `
 
 // env is a control plane with gantry-scheduler running against it.

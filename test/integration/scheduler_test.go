@@ -90,6 +90,15 @@ func TestGantrySchedulerEndToEnd(t *testing.T) {
 		assert.Equal(t, 40, a.Containers[0].Devices[0].Units)
 	})
 
+	t.Run("writeAllocation Bind puts the devices in the Binding itself", func(t *testing.T) {
+		pod := coretest.MakePod("via-binding").GPUPercent(20).Models("A100").Obj()
+		pod.Spec.SchedulerName = "gantry-bind"
+		e.createPod(t, pod)
+		got := e.waitBound(t, "default", "via-binding", 30*time.Second)
+		assert.Equal(t, "a100-z1", got.Spec.NodeName)
+		assert.Equal(t, 20, allocationOf(t, got).Containers[0].Devices[0].Units)
+	})
+
 	t.Run("100 share pods created at once never over-commit a card", func(t *testing.T) {
 		rng := rand.New(rand.NewSource(7))
 		sizes := []int64{5, 10, 20, 25, 30, 50, 60, 75, 100}

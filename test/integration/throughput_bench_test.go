@@ -35,7 +35,7 @@ func BenchmarkSchedulerThroughput(b *testing.B) {
 	rates := map[string][]float64{}
 	b.ResetTimer()
 	for round := 0; round < b.N; round++ {
-		for _, profile := range []string{"default-scheduler", "gantry-scheduler"} {
+		for _, profile := range []string{"default-scheduler", "gantry-scheduler", "gantry-bind"} {
 			start := time.Now()
 			parallel(b, pods, func(i int) error {
 				p := coretest.MakePod(fmt.Sprintf("%s-%d-%04d", profile, round, i)).GPUPercent(sizes[i%len(sizes)]).Requests(500, 1024).Obj()
@@ -59,10 +59,12 @@ func BenchmarkSchedulerThroughput(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	def, gan := mean(rates["default-scheduler"]), mean(rates["gantry-scheduler"])
+	def, gan, bind := mean(rates["default-scheduler"]), mean(rates["gantry-scheduler"]), mean(rates["gantry-bind"])
 	b.ReportMetric(def, "default-pods/s")
-	b.ReportMetric(gan, "gantry-pods/s")
-	b.ReportMetric(gan/def, "gantry/default")
+	b.ReportMetric(gan, "gantry-prebind-pods/s")
+	b.ReportMetric(bind, "gantry-bind-pods/s")
+	b.ReportMetric(gan/def, "prebind/default")
+	b.ReportMetric(bind/def, "bind/default")
 }
 
 func (e *env) createNodeErr(ctx context.Context, n *corev1.Node) (*corev1.Node, error) {

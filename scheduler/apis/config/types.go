@@ -32,7 +32,16 @@ type DeviceShareArgs struct {
 	WorkloadCoveragePercent int32
 	// Seed makes the Random policy reproducible.
 	Seed int64
+	// WriteAllocation says where the chosen devices are written on the pod:
+	// PreBind (a patch before binding) or Bind (in the Binding itself).
+	WriteAllocation string
 }
+
+// Where the plugin writes a pod's allocation.
+const (
+	WriteInPreBind = "PreBind"
+	WriteInBind    = "Bind"
+)
 
 // DeepCopyObject implements runtime.Object.
 func (in *DeviceShareArgs) DeepCopyObject() runtime.Object {

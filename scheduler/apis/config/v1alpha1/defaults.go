@@ -7,6 +7,7 @@ const (
 	DefaultPolicy                  = string(policy.Binpack)
 	DefaultZoneSpreadWeight        = int32(70)
 	DefaultWorkloadCoveragePercent = int32(95)
+	DefaultWriteAllocation         = "PreBind"
 )
 
 // SetDefaults_DeviceShareArgs fills every unset field.
@@ -26,5 +27,9 @@ func SetDefaults_DeviceShareArgs(obj *DeviceShareArgs) { //nolint:revive // conv
 	if obj.Seed == nil {
 		var v int64
 		obj.Seed = &v
+	}
+	if obj.WriteAllocation == nil {
+		v := DefaultWriteAllocation
+		obj.WriteAllocation = &v
 	}
 }

@@ -38,6 +38,9 @@ func Convert_v1alpha1_DeviceShareArgs_To_config_DeviceShareArgs(in *DeviceShareA
 	if in.Seed != nil {
 		out.Seed = *in.Seed
 	}
+	if in.WriteAllocation != nil {
+		out.WriteAllocation = *in.WriteAllocation
+	}
 	out.Workload = nil
 	for _, s := range in.Workload {
 		out.Workload = append(out.Workload, policy.Shape{
@@ -50,8 +53,8 @@ func Convert_v1alpha1_DeviceShareArgs_To_config_DeviceShareArgs(in *DeviceShareA
 
 // Convert_config_DeviceShareArgs_To_v1alpha1_DeviceShareArgs converts back.
 func Convert_config_DeviceShareArgs_To_v1alpha1_DeviceShareArgs(in *config.DeviceShareArgs, out *DeviceShareArgs) error { //nolint:revive
-	p, w, c, s := string(in.Policy), in.ZoneSpreadWeight, in.WorkloadCoveragePercent, in.Seed
-	out.Policy, out.ZoneSpreadWeight, out.WorkloadCoveragePercent, out.Seed = &p, &w, &c, &s
+	p, w, c, s, wa := string(in.Policy), in.ZoneSpreadWeight, in.WorkloadCoveragePercent, in.Seed, in.WriteAllocation
+	out.Policy, out.ZoneSpreadWeight, out.WorkloadCoveragePercent, out.Seed, out.WriteAllocation = &p, &w, &c, &s, &wa
 	out.Workload = nil
 	for _, sh := range in.Workload {
 		out.Workload = append(out.Workload, Shape{

@@ -27,6 +27,11 @@ type DeviceShareArgs struct {
 	WorkloadCoveragePercent *int32 `json:"workloadCoveragePercent,omitempty"`
 	// Seed makes the Random policy reproducible (default 0).
 	Seed *int64 `json:"seed,omitempty"`
+	// WriteAllocation is where the chosen devices are written on the pod:
+	// PreBind (default: a patch before binding, works with any binder) or
+	// Bind (in the Binding itself, one API write per pod fewer; enable
+	// GantryDeviceShare as a bind plugin ahead of DefaultBinder).
+	WriteAllocation *string `json:"writeAllocation,omitempty"`
 }
 
 // Shape is one request shape of a workload.
@@ -65,6 +70,10 @@ func (in *DeviceShareArgs) DeepCopyObject() runtime.Object {
 	if in.Seed != nil {
 		v := *in.Seed
 		out.Seed = &v
+	}
+	if in.WriteAllocation != nil {
+		v := *in.WriteAllocation
+		out.WriteAllocation = &v
 	}
 	if in.Workload != nil {
 		out.Workload = make([]Shape, len(in.Workload))

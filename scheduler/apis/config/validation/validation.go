@@ -28,6 +28,9 @@ func ValidateDeviceShareArgs(path *field.Path, args *config.DeviceShareArgs) fie
 	if args.WorkloadCoveragePercent < 1 || args.WorkloadCoveragePercent > 100 {
 		errs = append(errs, field.Invalid(path.Child("workloadCoveragePercent"), args.WorkloadCoveragePercent, "must be between 1 and 100"))
 	}
+	if args.WriteAllocation != config.WriteInPreBind && args.WriteAllocation != config.WriteInBind {
+		errs = append(errs, field.NotSupported(path.Child("writeAllocation"), args.WriteAllocation, []string{config.WriteInPreBind, config.WriteInBind}))
+	}
 	if len(args.Workload) > 0 && !policy.NeedsWorkload(args.Policy) {
 		errs = append(errs, field.Forbidden(path.Child("workload"), fmt.Sprintf("policy %s does not use a workload distribution", args.Policy)))
 	}
