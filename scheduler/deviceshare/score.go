@@ -79,12 +79,13 @@ func (pl *DeviceShare) place(ctx context.Context, ni fwk.NodeInfo, s *preFilterS
 		return memoValue{}, e.invErr
 	}
 	pl.logSkipped(ctx, ni, e.skipped)
-	st := withHost(e.state, ni)
+	alloc, req := ni.GetAllocatable(), ni.GetRequested()
+	cpuFree, memFree := alloc.GetMilliCPU()-req.GetMilliCPU(), (alloc.GetMemory()-req.GetMemory())>>20
 	strategy, version := pl.strategy.getVersioned()
-	k := memoKey{request: s.key, cpuFree: st.CPUFreeMilli, memFree: st.MemoryFreeMiB, strategy: version}
+	k := memoKey{request: s.key, cpuFree: cpuFree, memFree: memFree, strategy: version}
 	return e.scored(k, func() memoValue {
-		alloc, score, ok := strategy.Score(st, s.req)
-		return memoValue{alloc: alloc, score: score, ok: ok}
+		a, score, ok := strategy.Score(withHost(e.state, ni), s.req)
+		return memoValue{alloc: a, score: score, ok: ok}
 	}), nil
 }
 
