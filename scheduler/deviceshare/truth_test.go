@@ -40,6 +40,18 @@ func TestNodeRecordWinsOverIntent(t *testing.T) {
 
 // A record that names another node is never counted here, and a malformed
 // record is skipped without failing the node.
+func TestMalformedAgentRecordFallsBackToIntent(t *testing.T) {
+	nw := coretest.MakeNode("n").GPUs("T4", 1, 16384)
+	inv := nw.Inventory()
+	held := coretest.MakePod("held").GPUPercent(60).Node("n").
+		Annotation(contract.AnnotationAllocation, encode(t, "n", inv.Devices[0].ID, 0, 60)).
+		Annotation(contract.AnnotationAllocated, "{garbage").Obj()
+	c := &cluster{t: t, args: argsYAML("Binpack"), nodes: []*v1.Node{nw.Obj()}, pods: []*v1.Pod{held}}
+	got := c.schedule(coretest.MakePod("next").GPUPercent(50).Obj())
+	require.NotNil(t, got.status, "the intent still holds 60%% of the only card")
+	assert.Contains(t, got.status.Message(), "most free: 40%")
+}
+
 func TestForeignAndMalformedRecordsAreIgnored(t *testing.T) {
 	nw := coretest.MakeNode("n").GPUs("T4", 1, 16384)
 	inv := nw.Inventory()
