@@ -175,15 +175,23 @@ func ParseModels(v string) ([]string, error) {
 }
 
 // WorkloadOf returns the workload key pod is a replica of: its
-// gantry.dev/workload label, else its controller owner, else "".
+// gantry.dev/workload label, else its controller owner (a Deployment's, for
+// pods of its ReplicaSets), else "".
 func WorkloadOf(pod *corev1.Pod) string {
 	if w := pod.Labels[contract.LabelWorkload]; w != "" {
 		return pod.Namespace + "/" + w
 	}
 	for _, ref := range pod.OwnerReferences {
-		if ref.Controller != nil && *ref.Controller {
-			return pod.Namespace + "/" + ref.Kind + "/" + ref.Name
+		if ref.Controller == nil || !*ref.Controller {
+			continue
 		}
+		// A Deployment's pods belong to one ReplicaSet per template; old and
+		// new replicas of a rollout are still one workload. The ReplicaSet
+		// is named <deployment>-<pod-template-hash>.
+		if hash := pod.Labels["pod-template-hash"]; ref.Kind == "ReplicaSet" && hash != "" && strings.HasSuffix(ref.Name, "-"+hash) {
+			return pod.Namespace + "/Deployment/" + strings.TrimSuffix(ref.Name, "-"+hash)
+		}
+		return pod.Namespace + "/" + ref.Kind + "/" + ref.Name
 	}
 	return ""
 }

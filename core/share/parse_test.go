@@ -235,6 +235,10 @@ func TestWorkloadOf(t *testing.T) {
 		{name: "label beats controller", pod: coretest.MakePod("p").Workload("web").Owner("Job", "j", true), want: "default/web"},
 		{name: "controller", pod: coretest.MakePod("p").Owner("Job", "j", true), want: "default/Job/j"},
 		{name: "none", pod: coretest.MakePod("p"), want: ""},
+		{name: "replica set of a deployment", pod: coretest.MakePod("p").Owner("ReplicaSet", "web-7d4b9c", true).Label("pod-template-hash", "7d4b9c"), want: "default/Deployment/web"},
+		{name: "the next revision is the same workload", pod: coretest.MakePod("p").Owner("ReplicaSet", "web-5f6a21", true).Label("pod-template-hash", "5f6a21"), want: "default/Deployment/web"},
+		{name: "bare replica set", pod: coretest.MakePod("p").Owner("ReplicaSet", "rs", true), want: "default/ReplicaSet/rs"},
+		{name: "hash that is not the name's suffix", pod: coretest.MakePod("p").Owner("ReplicaSet", "rs", true).Label("pod-template-hash", "abc"), want: "default/ReplicaSet/rs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
