@@ -20,13 +20,20 @@ else
   echo "nvidia-smi not found; NVML discovery will still be tried"
 fi
 
-echo "== build"
-CGO_CFLAGS="${CGO_CFLAGS:--Wno-deprecated-declarations}" go build -o "$out/gantry-device-plugin" ./cmd/gantry-device-plugin
+# A GPU machine may have no Go toolchain: use a binary built beforehand
+# (make build, carried as bin/) when there is one.
+bin="${GANTRY_DEVICE_PLUGIN:-bin/gantry-device-plugin}"
+if [ ! -x "$bin" ]; then
+  echo "== build"
+  CGO_CFLAGS="${CGO_CFLAGS:--Wno-deprecated-declarations}" go build -o "$out/gantry-device-plugin" ./cmd/gantry-device-plugin
+  bin="$out/gantry-device-plugin"
+fi
 
-echo "== gantry-device-plugin discover (health checks are not started by discover)"
-"$out/gantry-device-plugin" discover --backends=nvml "$@" | tee "$out/discover.json"
+echo "== $bin discover (health checks are not started by discover)"
+"$bin" discover --backends=nvml "$@" | tee "$out/discover.json"
 
 echo "== checks"
+command -v python3 >/dev/null || { echo "python3 not found; checks skipped"; exit 0; }
 python3 - "$out/discover.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
