@@ -26,10 +26,17 @@ type ContainerAllocation struct {
 	Devices   []DeviceShare `json:"devices"`
 }
 
+// UnknownIndex is the DeviceShare.Index of a device whose index is not
+// known, such as one kubelet allocated that has since left the node's
+// inventory (a GPU that fell off the bus).
+const UnknownIndex = -1
+
 // DeviceShare is a share of one device.
 type DeviceShare struct {
-	ID    string `json:"id"`
-	Index int    `json:"index"`
+	ID string `json:"id"`
+	// Index is the device's index on the node, or UnknownIndex when the
+	// index is not known.
+	Index int `json:"index"`
 	// Units is the share in percent of the device (1..100).
 	Units int `json:"units"`
 }
@@ -44,7 +51,8 @@ func (a Allocation) Validate() error {
 
 // ValidateContainers checks the containers alone: each names a container
 // and a kind once, and takes 1..100 units of each of its devices, each
-// device listed once. A pod holding no device has no containers.
+// device listed once with an index of 0 or more, or UnknownIndex. A pod
+// holding no device has no containers.
 func (a Allocation) ValidateContainers() error {
 	type key struct {
 		container string
@@ -74,7 +82,7 @@ func (a Allocation) ValidateContainers() error {
 				return fmt.Errorf("containers[%d].devices[%d]: device %q listed twice", i, j, d.ID)
 			}
 			ids[d.ID] = true
-			if d.Index < 0 {
+			if d.Index < UnknownIndex {
 				return fmt.Errorf("containers[%d].devices[%d]: negative index %d", i, j, d.Index)
 			}
 			if d.Units < 1 || d.Units > device.UnitsPerDevice {

@@ -33,6 +33,9 @@ func TestAllocationRoundTrip(t *testing.T) {
 			{Container: "infer", Kind: device.NPU, Devices: []contract.DeviceShare{{ID: "n0", Index: 2, Units: 40}}},
 			{Container: "train", Kind: device.NPU, Devices: []contract.DeviceShare{{ID: "n0", Index: 2, Units: 60}}},
 		}}},
+		{name: "device of unknown index", alloc: contract.Allocation{Node: "n1", Containers: []contract.ContainerAllocation{
+			{Container: "main", Kind: device.GPU, Devices: []contract.DeviceShare{{ID: "gone", Index: contract.UnknownIndex, Units: 100}, {ID: "g1", Index: 1, Units: 50}}},
+		}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,8 +77,8 @@ func TestAllocationValidate(t *testing.T) {
 			wantErr: "containers[0].devices[0]: empty id"},
 		{name: "device twice in a container", alloc: one(contract.ContainerAllocation{Container: "main", Kind: device.GPU, Devices: []contract.DeviceShare{share("g0", 0, 60), share("g0", 0, 60)}}),
 			wantErr: `containers[0].devices[1]: device "g0" listed twice`},
-		{name: "negative index", alloc: one(contract.ContainerAllocation{Container: "main", Kind: device.GPU, Devices: []contract.DeviceShare{share("g0", -1, 10)}}),
-			wantErr: "containers[0].devices[0]: negative index -1"},
+		{name: "negative index", alloc: one(contract.ContainerAllocation{Container: "main", Kind: device.GPU, Devices: []contract.DeviceShare{share("g0", -2, 10)}}),
+			wantErr: "containers[0].devices[0]: negative index -2"},
 		{name: "zero units", alloc: twoContainers(), wantErr: "containers[1].devices[0]: units 0 outside 1..100"},
 		{name: "over 100 units", alloc: one(contract.ContainerAllocation{Container: "main", Kind: device.GPU, Devices: []contract.DeviceShare{share("g0", 0, 101)}}),
 			wantErr: "containers[0].devices[0]: units 101 outside 1..100"},

@@ -88,7 +88,7 @@ func (s Snapshot) Pods() []types.NamespacedName {
 // Allocation turns what the pod holds into the contract's record, with
 // containers in the pod's spec order. ok is false when the pod holds no
 // Gantry device. Device indices come from inv; a device inv does not know
-// gets index -1.
+// gets contract.UnknownIndex.
 func (s Snapshot) Allocation(node string, pod *corev1.Pod, inv device.Inventory) (a contract.Allocation, ok bool, err error) {
 	containers := s.pods[types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}]
 	a.Node = node
@@ -104,7 +104,7 @@ func (s Snapshot) Allocation(node string, pod *corev1.Pod, inv device.Inventory)
 			}
 			ca := contract.ContainerAllocation{Container: name, Kind: k}
 			for _, id := range devs {
-				idx := -1
+				idx := contract.UnknownIndex
 				if d, ok := inv.ByID(id); ok {
 					idx = d.Index
 				}

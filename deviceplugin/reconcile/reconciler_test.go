@@ -210,6 +210,20 @@ func TestRecordsWhatKubeletGave(t *testing.T) {
 	require.Equal(t, reconcile.Result{}, res)
 }
 
+// A device kubelet gave the pod may have left the inventory (a GPU fell off
+// the bus): kubelet's record is still written, with the index unknown.
+func TestRecordsDeviceMissingFromInventory(t *testing.T) {
+	k := &kubelet{pods: map[string]map[string][]string{"lost": {"c0": slots(9, 30)}}}
+	e := setup(t, k, pod("lost", map[string][2]int{"c0": {9, 30}}))
+	res, err := e.rec.RunOnce(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, reconcile.Result{Recorded: 1}, res)
+	a, ok := e.recorded(t, "lost")
+	require.True(t, ok)
+	require.Equal(t, contract.Allocation{Node: node, Containers: []contract.ContainerAllocation{
+		{Container: "c0", Kind: device.GPU, Devices: []contract.DeviceShare{{ID: "GPU-9", Index: contract.UnknownIndex, Units: 30}}}}}, a)
+}
+
 func TestForgedRecords(t *testing.T) {
 	forged := func(p *corev1.Pod, v string) *corev1.Pod {
 		p.Annotations[contract.AnnotationAllocated] = v
