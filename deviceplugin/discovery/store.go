@@ -102,24 +102,50 @@ func (s *Store) Apply(ctx context.Context, ev HealthEvent) bool {
 	return false
 }
 
-// Run watches every backend and applies its events until ctx is done.
+// Run watches every backend and applies its events until ctx is done. It
+// returns an error when a backend cannot start watching (after stopping the
+// watches already started) or when a backend's channel closes while ctx is
+// not done: health monitoring must not stop silently.
 func (s *Store) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chans := make([]<-chan HealthEvent, 0, len(s.backends))
 	for _, b := range s.backends {
-		ch, err := b.Watch(ctx)
+		ch, err := b.Watch(wctx)
 		if err != nil {
+			// Stop the watches already started and wait for them to end.
+			cancel()
+			for _, c := range chans {
+				for range c {
+				}
+			}
 			return fmt.Errorf("watching health with backend %s: %w", b.Name(), err)
 		}
+		chans = append(chans, ch)
+	}
+	errs := make(chan error, len(chans))
+	var wg sync.WaitGroup
+	for i, ch := range chans {
+		name := s.backends[i].Name()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for ev := range ch {
 				s.Apply(ctx, ev)
 			}
+			if wctx.Err() == nil {
+				errs <- fmt.Errorf("health watch of backend %s stopped", name)
+			}
 		}()
 	}
+	go func() {
+		wg.Wait()
+		close(errs)
+	}()
+	err := <-errs
+	cancel()
 	wg.Wait()
-	return nil
+	return err
 }
 
 func (s *Store) setGauge(d device.Device) {

@@ -2,10 +2,12 @@ package discovery_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 	"k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/testutil"
 	testclock "k8s.io/utils/clock/testing"
@@ -91,6 +93,78 @@ func TestStoreRunFollowsNVMLHealth(t *testing.T) {
 	}
 	inv, _ := s.Snapshot()
 	require.Equal(t, device.Unhealthy, inv.Devices[5].Health)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+// fakeBackend is a backend with no device whose Watch follows ctx, closes
+// early when stop is closed, or fails with err.
+type fakeBackend struct {
+	name string
+	err  error
+	stop chan struct{}
+}
+
+func (f *fakeBackend) Name() string { return f.name }
+
+func (f *fakeBackend) Devices() (device.Inventory, error) { return device.Inventory{}, nil }
+
+func (f *fakeBackend) Runtime() discovery.Runtime { return discovery.Runtime{} }
+
+func (f *fakeBackend) Watch(ctx context.Context) (<-chan discovery.HealthEvent, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := make(chan discovery.HealthEvent)
+	go func() {
+		defer close(out)
+		select {
+		case <-ctx.Done():
+		case <-f.stop:
+		}
+	}()
+	return out, nil
+}
+
+func TestStoreRunStopsEarlierWatchesWhenALaterOneFails(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreTopFunction("k8s.io/klog/v2.(*loggingT).flushDaemon"))
+	s, err := discovery.NewStore([]discovery.Backend{
+		&fakeBackend{name: "ok", stop: make(chan struct{})},
+		&fakeBackend{name: "broken", err: errors.New("no driver")},
+	}, nil)
+	require.NoError(t, err)
+	require.EqualError(t, s.Run(context.Background()), "watching health with backend broken: no driver")
+}
+
+func TestStoreRunFailsWhenAWatchStops(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreTopFunction("k8s.io/klog/v2.(*loggingT).flushDaemon"))
+	stop := make(chan struct{})
+	s, err := discovery.NewStore([]discovery.Backend{
+		&fakeBackend{name: "steady", stop: make(chan struct{})},
+		&fakeBackend{name: "flaky", stop: stop},
+	}, nil)
+	require.NoError(t, err)
+	done := make(chan error)
+	go func() { done <- s.Run(context.Background()) }()
+	close(stop)
+	select {
+	case err := <-done:
+		require.EqualError(t, err, "health watch of backend flaky stopped")
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return when a watch stopped")
+	}
+}
+
+func TestStoreRunEndsWithContext(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreTopFunction("k8s.io/klog/v2.(*loggingT).flushDaemon"))
+	s, err := discovery.NewStore([]discovery.Backend{
+		&fakeBackend{name: "a", stop: make(chan struct{})},
+		&fakeBackend{name: "b", stop: make(chan struct{})},
+	}, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
 	cancel()
 	require.NoError(t, <-done)
 }
