@@ -533,3 +533,45 @@ func TestScaleDownMaxConcurrent(t *testing.T) {
 	e.run(t0.Add(cfg.ScaleDown.UnneededTime + time.Second))
 	assert.Len(t, e.calls("DeleteNodes"), 4)
 }
+
+func TestScaleDownKeepsNodesThatReceivePods(t *testing.T) {
+	// Four 2-card nodes. "a" holds a 50% share, which fits only on "b"
+	// (the busy nodes keep 40% free); "b" holds 40%+20%, which fit on
+	// the busy nodes. Removing "a" moves its pod onto "b", so "b" must
+	// stay.
+	tests := []struct {
+		name    string
+		aUnits  int
+		wantDel []int // indexes into the registered nodes
+	}{
+		{name: "a's pod fits only on b", aUnits: 50, wantDel: []int{0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(group("t4x2", "T4", 2, 10, 1))
+			e := newEnv(t, cfg, nil)
+			names := e.register("t4x2", 4, true)
+			a, b, c, d := names[0], names[1], names[2], names[3]
+			e.src.AddPod(bound("a-0", a, tt.aUnits, 0))
+			e.src.AddPod(bound("b-0", b, 40, 0))
+			e.src.AddPod(bound("b-1", b, 20, 1))
+			for _, n := range []string{c, d} {
+				e.src.AddPod(bound(n+"-0", n, 100, 0))
+				e.src.AddPod(bound(n+"-1", n, 60, 1))
+			}
+			e.run(t0)
+			e.run(t0.Add(cfg.ScaleDown.UnneededTime))
+			var got []string
+			for _, c := range e.calls("DeleteNodes") {
+				got = append(got, c.Nodes...)
+			}
+			var want []string
+			for _, i := range tt.wantDel {
+				want = append(want, names[i])
+			}
+			assert.Equal(t, want, got)
+			_, ok := e.src.Node(b)
+			assert.True(t, ok, "b received a's pod")
+		})
+	}
+}

@@ -89,7 +89,9 @@ type removal struct {
 // planRemovals picks up to MaxConcurrent candidates that keep their groups
 // at or above their minimum, hold no pod that must stay, respect PDBs, and
 // whose pods the real plugin places on the remaining nodes, card by card.
-// Each accepted node's pods stay placed for the next candidate's check.
+// Each accepted node's pods stay placed for the next candidate's check,
+// and a node that receives them is not drained in the same pass (its pods
+// to move would miss them), as Cluster Autoscaler does.
 func (a *Autoscaler) planRemovals(ctx context.Context, w *world, candidates []string) ([]removal, error) {
 	logger := klog.FromContext(ctx)
 	budget := pdbBudgets(w.pdbs)
@@ -101,9 +103,14 @@ func (a *Autoscaler) planRemovals(ctx context.Context, w *world, candidates []st
 		byName[n.Name] = n
 	}
 	simulated := 0
+	destinations := map[string]bool{}
 	for _, name := range candidates {
 		if len(out) >= a.cfg.ScaleDown.MaxConcurrent || simulated >= maxDrainSimulations(a.cfg.ScaleDown.MaxConcurrent) {
 			break
+		}
+		if destinations[name] {
+			logger.V(4).Info("Node not removable", "node", name, "reason", "receives pods moved off another node")
+			continue
 		}
 		g := w.nodeGroup[name]
 		if g.target-removed[g]-1 < g.min {
@@ -124,21 +131,27 @@ func (a *Autoscaler) planRemovals(ctx context.Context, w *world, candidates []st
 		moving := append([]*corev1.Pod(nil), evict...)
 		podutil.SortLargestFirst(moving)
 		fits := true
+		var dests []string
 		for _, p := range moving {
 			q := p.DeepCopy()
 			q.Spec.NodeName = ""
 			delete(q.Annotations, "gantry.dev/allocation")
 			delete(q.Annotations, "gantry.dev/allocated")
-			if node, _, reason := fork.Schedule(ctx, q); node == "" {
+			node, _, reason := fork.Schedule(ctx, q)
+			if node == "" {
 				logger.V(4).Info("Node not removable", "node", name, "reason", "pod fits nowhere else", "pod", klog.KObj(p), "why", reason)
 				fits = false
 				break
 			}
+			dests = append(dests, node)
 		}
 		if !fits {
 			continue
 		}
 		consume(budget, evict)
+		for _, d := range dests {
+			destinations[d] = true
+		}
 		snap = fork
 		removed[g]++
 		out = append(out, removal{node: byName[name], group: g, evict: evict})
