@@ -75,6 +75,26 @@ func (s Snapshot) Holds(pod types.NamespacedName, container string, res corev1.R
 	return len(s.pods[pod][container][res]) > 0
 }
 
+// Admitting reports whether kubelet lists the pod as active while one of its
+// containers that asks for one of res holds nothing of it yet: kubelet is
+// admitting the pod right now, and what it holds is partial.
+func (s Snapshot) Admitting(pod *corev1.Pod, res ...corev1.ResourceName) bool {
+	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
+	if !s.Listed(key) {
+		return false
+	}
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			for _, r := range res {
+				if q, ok := c.Resources.Limits[r]; ok && !q.IsZero() && !s.Holds(key, c.Name, r) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // Pods returns every listed pod, sorted.
 func (s Snapshot) Pods() []types.NamespacedName {
 	out := make([]types.NamespacedName, 0, len(s.pods))

@@ -109,6 +109,15 @@ func (r *Reconciler) RunOnce(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
+// gantryResources are the extended resources of every Gantry device kind.
+var gantryResources = func() []corev1.ResourceName {
+	out := make([]corev1.ResourceName, 0, len(device.Kinds))
+	for _, k := range device.Kinds {
+		out = append(out, contract.ResourceFor(k))
+	}
+	return out
+}()
+
 // desired returns the record the pod should carry. ok is false when the pod
 // is to be left alone: kubelet does not list it and it is past admission
 // (running, finished or deleting), so its record is history.
@@ -118,7 +127,7 @@ func (r *Reconciler) desired(ctx context.Context, snap podresources.Snapshot, po
 		// Not admitted yet: nobody can have recorded anything.
 		return "", false, pod.Status.Phase == corev1.PodPending && pod.DeletionTimestamp == nil && pod.Status.StartTime == nil
 	}
-	if admitting(snap, key, pod) {
+	if snap.Admitting(pod, gantryResources...) {
 		// Kubelet is still giving the pod's containers their devices;
 		// a partial record would under-count the pod.
 		return "", false, false
@@ -137,22 +146,6 @@ func (r *Reconciler) desired(ctx context.Context, snap podresources.Snapshot, po
 		return "", false, false
 	}
 	return v, true, true
-}
-
-// admitting reports whether some container of a listed pod asks for a
-// Gantry resource and holds nothing of it yet.
-func admitting(snap podresources.Snapshot, key types.NamespacedName, pod *corev1.Pod) bool {
-	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for _, c := range cs {
-			for _, k := range device.Kinds {
-				res := contract.ResourceFor(k)
-				if q, ok := c.Resources.Limits[res]; ok && !q.IsZero() && !snap.Holds(key, c.Name, res) {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 // patch sets or removes the record. The pod's UID in the patch makes it

@@ -193,7 +193,7 @@ func (s *Steerer) match(ctx context.Context, inv device.Inventory, free freeSlot
 	admitting := map[types.NamespacedName]bool{}
 	var pending []*Intent
 	for _, pod := range pods {
-		if live && admittingPod(snap, pod, res) {
+		if live && snap.Admitting(pod, res) {
 			admitting[types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}] = true
 		}
 		intents := s.intentsOf(pod)
@@ -236,24 +236,6 @@ func (s *Steerer) match(ctx context.Context, inv device.Inventory, free freeSlot
 		}
 	}
 	return best, reserved
-}
-
-// admittingPod reports whether kubelet lists the pod as active while one of
-// its containers that asks for res holds nothing yet: kubelet is admitting
-// it right now.
-func admittingPod(snap podresources.Snapshot, pod *corev1.Pod, res corev1.ResourceName) bool {
-	key := types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name}
-	if !snap.Listed(key) {
-		return false
-	}
-	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for _, c := range cs {
-			if q, ok := c.Resources.Limits[res]; ok && !q.IsZero() && !snap.Holds(key, c.Name, res) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // intentsOf returns a fresh copy of the pod's intents, decoding its
