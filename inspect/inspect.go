@@ -58,7 +58,6 @@ func Devices(nodes []corev1.Node, pods []corev1.Pod) ([]DeviceRow, []Problem) {
 		a, _, has, err := contract.AllocationOf(p)
 		if err != nil {
 			problems = append(problems, Problem{Object: "pod/" + p.Namespace + "/" + p.Name, Err: err})
-			continue
 		}
 		if !has || a.Node != p.Spec.NodeName {
 			continue

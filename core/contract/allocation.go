@@ -163,8 +163,12 @@ const (
 
 // AllocationOf returns the allocation that counts for pod: the node agent's
 // record where it exists, otherwise the scheduler's intent. ok is false when
-// the pod carries neither. A malformed annotation is an error naming it.
+// the pod carries neither. A malformed annotation is reported in err, naming
+// it; when the agent's record is the malformed one and the scheduler's intent
+// is sound, the intent is returned with ok true alongside that error, so
+// every component counts the same devices and still says what is broken.
 func AllocationOf(pod *corev1.Pod) (a Allocation, src Source, ok bool, err error) {
+	var broken error
 	for _, c := range []struct {
 		key string
 		src Source
@@ -173,11 +177,15 @@ func AllocationOf(pod *corev1.Pod) (a Allocation, src Source, ok bool, err error
 		if !found {
 			continue
 		}
-		a, err := DecodeAllocation(v)
-		if err != nil {
-			return Allocation{}, c.src, false, fmt.Errorf("pod %s/%s: invalid %s annotation: %w", pod.Namespace, pod.Name, c.key, err)
+		a, derr := DecodeAllocation(v)
+		if derr != nil {
+			derr = fmt.Errorf("pod %s/%s: invalid %s annotation: %w", pod.Namespace, pod.Name, c.key, derr)
+			if broken == nil {
+				broken = derr
+			}
+			continue
 		}
-		return a, c.src, true, nil
+		return a, c.src, true, broken
 	}
-	return Allocation{}, "", false, nil
+	return Allocation{}, "", false, broken
 }

@@ -154,10 +154,12 @@ func TestAllocationOf(t *testing.T) {
 			want: actual, wantSrc: contract.FromNode, wantOK: true},
 		{name: "node agent's record wins", pod: coretest.MakePod("p").Annotation(contract.AnnotationAllocation, enc(intent)).Annotation(contract.AnnotationAllocated, enc(actual)),
 			want: actual, wantSrc: contract.FromNode, wantOK: true},
-		{name: "malformed record is not silently skipped", pod: coretest.MakePod("p").Annotation(contract.AnnotationAllocation, enc(intent)).Annotation(contract.AnnotationAllocated, "{"),
-			wantSrc: contract.FromNode, wantErr: "pod default/p: invalid gantry.dev/allocated annotation: not valid JSON: unexpected EOF"},
+		{name: "malformed record is reported and the intent counts", pod: coretest.MakePod("p").Annotation(contract.AnnotationAllocation, enc(intent)).Annotation(contract.AnnotationAllocated, "{"),
+			want: intent, wantSrc: contract.FromScheduler, wantOK: true, wantErr: "pod default/p: invalid gantry.dev/allocated annotation: not valid JSON: unexpected EOF"},
+		{name: "malformed record and no intent", pod: coretest.MakePod("p").Annotation(contract.AnnotationAllocated, "{"),
+			wantErr: "pod default/p: invalid gantry.dev/allocated annotation: not valid JSON: unexpected EOF"},
 		{name: "malformed intent", pod: coretest.MakePod("p").Annotation(contract.AnnotationAllocation, `{"v":"v9"}`),
-			wantSrc: contract.FromScheduler, wantErr: `pod default/p: invalid gantry.dev/allocation annotation: version "v9" is not supported (want "v1")`},
+			wantErr: `pod default/p: invalid gantry.dev/allocation annotation: version "v9" is not supported (want "v1")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

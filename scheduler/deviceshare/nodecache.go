@@ -154,16 +154,9 @@ func (c *nodeCache) build(node *corev1.Node, inv device.Inventory, pods []fwk.Po
 		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		alloc, src, ok, err := contract.AllocationOf(pod)
+		alloc, _, ok, err := contract.AllocationOf(pod)
 		if err != nil {
 			skipped = append(skipped, skippedPod{pod: pod, err: err})
-			ok = false
-			if v, has := pod.Annotations[contract.AnnotationAllocation]; has && src == contract.FromNode {
-				// A broken agent record: fall back to our own intent.
-				if a, derr := contract.DecodeAllocation(v); derr == nil {
-					alloc, ok = a, true
-				}
-			}
 		}
 		if ok && alloc.Node != node.Name {
 			// A record for another node: stale or forged, never ours.

@@ -152,8 +152,10 @@ func AllocationOf(pod *corev1.Pod) (contract.Allocation, bool) {
 	if hit {
 		return a, true
 	}
-	a, _, ok, err := contract.AllocationOf(pod)
-	if !ok || err != nil {
+	// A malformed agent record falls back to the scheduler's intent, as the
+	// scheduler counts it.
+	a, _, ok, _ = contract.AllocationOf(pod)
+	if !ok {
 		return contract.Allocation{}, false
 	}
 	allocations.Lock()
