@@ -72,7 +72,7 @@ func (r *Reconciler) RunOnce(ctx context.Context) (Result, error) {
 	var res Result
 	resp, err := r.PodResources.List(ctx)
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("listing pod resources from kubelet: %w", err)
 	}
 	snap := podresources.NewSnapshot(resp)
 	inv, _ := r.Devices.Snapshot()
@@ -160,7 +160,7 @@ func (r *Reconciler) patch(ctx context.Context, pod *corev1.Pod, set bool, value
 		"annotations": map[string]any{contract.AnnotationAllocated: v},
 	}})
 	if err != nil {
-		return err
+		return fmt.Errorf("encoding the patch of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	m := metrics.OrNew(r.Metrics)
 	_, err = r.Client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, body, metav1.PatchOptions{FieldManager: FieldManager})

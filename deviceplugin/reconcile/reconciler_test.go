@@ -257,9 +257,11 @@ func TestForgedRecords(t *testing.T) {
 }
 
 func TestPodResourcesUnavailable(t *testing.T) {
-	e := setup(t, &kubelet{err: errors.New("connection refused")})
+	refused := errors.New("connection refused")
+	e := setup(t, &kubelet{err: refused})
 	_, err := e.rec.RunOnce(context.Background())
-	require.EqualError(t, err, "connection refused")
+	require.EqualError(t, err, "listing pod resources from kubelet: connection refused")
+	require.ErrorIs(t, err, refused)
 }
 
 func TestRunRecordsAfterTrigger(t *testing.T) {

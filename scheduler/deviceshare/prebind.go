@@ -43,10 +43,12 @@ func (pl *DeviceShare) PreBind(ctx context.Context, cs fwk.CycleState, pod *v1.P
 func (pl *DeviceShare) patchPod(ctx context.Context, pod *v1.Pod, value string) error {
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{contract.AnnotationAllocation: value}}})
 	if err != nil {
-		return err
+		return fmt.Errorf("encoding the patch: %w", err)
 	}
-	_, err = pl.handle.ClientSet().CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1PatchOptions)
-	return err
+	if _, err := pl.handle.ClientSet().CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1PatchOptions); err != nil {
+		return fmt.Errorf("patching the pod: %w", err)
+	}
+	return nil
 }
 
 // bindWrites reports whether Bind, not PreBind, writes the allocation.
