@@ -134,7 +134,7 @@ func run(b *backendFlags, kubeconfig, node, pluginDir, prSocket string, steerPR 
 		srv := &http.Server{Addr: metricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				klog.ErrorS(err, "Metrics server failed")
+				klog.FromContext(ctx).Error(err, "Metrics server failed")
 			}
 		}()
 		defer srv.Close()
