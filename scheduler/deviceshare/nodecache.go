@@ -154,7 +154,7 @@ func (c *nodeCache) build(node *corev1.Node, inv device.Inventory, pods []fwk.Po
 		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		alloc, _, ok, err := contract.AllocationOf(pod)
+		alloc, src, ok, err := contract.AllocationOf(pod)
 		if err != nil {
 			skipped = append(skipped, skippedPod{pod: pod, err: err})
 		}
@@ -163,11 +163,14 @@ func (c *nodeCache) build(node *corev1.Node, inv device.Inventory, pods []fwk.Po
 			ok = false
 		}
 		if r, held := c.assumed[pod.UID]; held {
-			if ok {
-				// The pod carries its allocation now: the reservation
-				// has done its job.
+			switch {
+			case ok && (src == contract.FromNode || sameAllocation(alloc, r.alloc)):
+				// The pod carries its allocation (or kubelet's record of
+				// it) now: the reservation has done its job.
 				confirmed = append(confirmed, pod.UID)
-			} else {
+			default:
+				// Not written yet, or a stale intent left by an earlier
+				// attempt whose Bind failed: this cycle's choice counts.
 				alloc, ok = r.alloc, true
 			}
 		}
@@ -216,4 +219,43 @@ func (c *nodeCache) reservations() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return len(c.assumed)
+}
+
+// sameAllocation reports whether two allocations name the same shares.
+func sameAllocation(a, b contract.Allocation) bool {
+	x, errA := contract.EncodeAllocation(a)
+	y, errB := contract.EncodeAllocation(b)
+	return errA == nil && errB == nil && x == y
+}
+
+// forgetNodesExcept drops the memo of nodes that are not in live, once the
+// memo holds more than twice as many nodes (nodes come and go with the
+// autoscaler; their entries must not pile up).
+func (c *nodeCache) forgetNodesExcept(live []fwk.NodeInfo) {
+	c.mu.RLock()
+	n := len(c.nodes)
+	c.mu.RUnlock()
+	if n <= 2*len(live)+16 {
+		return
+	}
+	keep := make(map[string]bool, len(live))
+	for _, ni := range live {
+		if node := ni.Node(); node != nil {
+			keep[node.Name] = true
+		}
+	}
+	c.mu.Lock()
+	for name := range c.nodes {
+		if !keep[name] {
+			delete(c.nodes, name)
+		}
+	}
+	c.mu.Unlock()
+}
+
+// memoizedNodes returns how many nodes have a memo entry.
+func (c *nodeCache) memoizedNodes() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.nodes)
 }

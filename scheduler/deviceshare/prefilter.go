@@ -16,7 +16,8 @@ import (
 // PreFilter parses the pod's request once. A malformed request rejects the
 // pod as unresolvable with a message naming every bad field; a pod that asks
 // for no device skips the plugin's Filter.
-func (pl *DeviceShare) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+func (pl *DeviceShare) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, nodes []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	pl.nodes.forgetNodesExcept(nodes)
 	req, err := share.Parse(pod)
 	if err != nil {
 		klog.FromContext(ctx).V(3).Info("Rejecting malformed request", "pod", klog.KObj(pod), "err", err)

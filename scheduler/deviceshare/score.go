@@ -76,6 +76,11 @@ func (pl *DeviceShare) place(ctx context.Context, ni fwk.NodeInfo, s *preFilterS
 		return memoValue{}, err
 	}
 	if e.invErr != nil {
+		if s.req.Empty() {
+			// A node whose inventory is broken can still run a pod that
+			// asks for no device; it just earns nothing from this plugin.
+			return memoValue{ok: true}, nil
+		}
 		return memoValue{}, e.invErr
 	}
 	pl.logSkipped(ctx, ni, e.skipped)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
 	"github.com/gantry-dev/gantry/core/contract"
@@ -97,4 +98,52 @@ func TestReservationsOfVanishedPodsAreSwept(t *testing.T) {
 		nc.assume(types.UID(fmt.Sprint(i)), contract.Allocation{Node: "n"})
 	}
 	assert.LessOrEqual(t, nc.reservations(), maxReservations+1)
+}
+
+// A stale intent left on the pod by an earlier attempt whose Bind failed
+// does not stand in for this cycle's reservation.
+func TestStaleIntentDoesNotReplaceReservation(t *testing.T) {
+	pl := &DeviceShare{nodes: newNodeCache()}
+	nw := coretest.MakeNode("n").GPUs("T4", 2, 16384)
+	inv := nw.Inventory()
+	fresh := contract.Allocation{Node: "n", Containers: []contract.ContainerAllocation{{Container: "main", Kind: device.GPU, Devices: []contract.DeviceShare{{ID: inv.Devices[1].ID, Index: 1, Units: 40}}}}}
+	pod := coretest.MakePod("p").GPUPercent(40).Node("n").
+		Annotation(contract.AnnotationAllocation, encode(t, "n", inv.Devices[0].ID, 0, 40)).Obj()
+	pl.nodes.assume(pod.UID, fresh)
+	ni := framework.NewNodeInfo(pod)
+	ni.SetNode(nw.Obj())
+	st, _, err := pl.nodes.stateFor(ni)
+	require.NoError(t, err)
+	assert.Equal(t, 0, st.Devices[0].Used, "the stale intent must not count")
+	assert.Equal(t, 40, st.Devices[1].Used)
+	assert.Equal(t, 1, pl.nodes.reservations(), "the reservation stays until the pod carries it")
+}
+
+// Nodes that are gone do not keep memo entries.
+func TestMemoOfGoneNodesIsDropped(t *testing.T) {
+	pl := &DeviceShare{nodes: newNodeCache()}
+	var live []fwk.NodeInfo
+	for i := 0; i < 40; i++ {
+		ni := framework.NewNodeInfo()
+		ni.SetNode(coretest.MakeNode(fmt.Sprintf("n%d", i)).GPUs("T4", 1, 16384).Obj())
+		_, _, err := pl.nodes.stateFor(ni)
+		require.NoError(t, err)
+		if i < 5 {
+			live = append(live, ni)
+		}
+	}
+	require.Equal(t, 40, pl.nodes.memoizedNodes())
+	pl.nodes.forgetNodesExcept(live)
+	assert.Equal(t, 5, pl.nodes.memoizedNodes())
+}
+
+// A pod that asks for no device still schedules when some node's inventory
+// is broken.
+func TestPodWithoutDevicesIgnoresBrokenInventories(t *testing.T) {
+	c := &cluster{t: t, args: argsYAML("FGD"), nodes: []*v1.Node{
+		coretest.MakeNode("broken").RawInventory("{").Obj(),
+		coretest.MakeNode("ok").GPUs("T4", 1, 16384).Obj(),
+	}}
+	got := c.schedule(coretest.MakePod("cpu").Requests(1000, 1024).Obj())
+	assert.Nil(t, got.status)
 }

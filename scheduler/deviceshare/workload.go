@@ -23,8 +23,12 @@ type observedWorkload struct {
 	cachedAt uint64
 }
 
-// maxTracked bounds the set of pod UIDs remembered.
-const maxTracked = 100000
+// maxTracked bounds the set of pod UIDs remembered, maxShapes the distinct
+// shapes counted.
+const (
+	maxTracked = 100000
+	maxShapes  = 1024
+)
 
 func newObservedWorkload(coveragePercent int32) *observedWorkload {
 	return &observedWorkload{coverage: float64(coveragePercent) / 100, seen: map[types.UID]bool{}, counts: map[string]*policy.Shape{}}
@@ -49,9 +53,13 @@ func (o *observedWorkload) observe(uid types.UID, req *share.Request) {
 	k := s.Key()
 	if c, ok := o.counts[k]; ok {
 		c.Weight++
-	} else {
+	} else if len(o.counts) < maxShapes {
 		s.Weight = 1
 		o.counts[k] = &s
+	} else {
+		// Past maxShapes distinct shapes a new one is too rare to matter
+		// to the distribution: not counted, and the map stays bounded.
+		return
 	}
 	o.version++
 }
