@@ -575,3 +575,33 @@ func TestScaleDownKeepsNodesThatReceivePods(t *testing.T) {
 		})
 	}
 }
+
+func TestMinimumRespectsClusterLimits(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxNodes int
+		maxGPUs  int
+		want     map[string]int
+	}{
+		{name: "unlimited", want: map[string]int{"a100": 3, "t4": 2}},
+		{name: "max GPUs", maxGPUs: 20, want: map[string]int{"a100": 2, "t4": 2}},
+		{name: "max nodes", maxNodes: 4, want: map[string]int{"a100": 3, "t4": 1}},
+		{name: "max nodes used up by the first group", maxNodes: 3, want: map[string]int{"a100": 3}},
+		{name: "GPU limit below one A100 node", maxGPUs: 7, want: map[string]int{"t4": 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := group("a100", "A100", 8, 10, 1), group("t4", "T4", 1, 10, 1)
+			a.MinSize, b.MinSize = 3, 2
+			cfg := testConfig(a, b)
+			cfg.Limits.MaxNodes, cfg.Limits.MaxGPUs = tt.maxNodes, tt.maxGPUs
+			e := newEnv(t, cfg, nil)
+			e.run(t0)
+			got := map[string]int{}
+			for _, c := range e.calls("IncreaseSize") {
+				got[c.Group] += c.Delta
+			}
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}

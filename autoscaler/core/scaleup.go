@@ -30,7 +30,18 @@ func (a *Autoscaler) scaleUp(ctx context.Context, w *world, now time.Time) (bool
 			continue
 		}
 		delta := g.min - g.target
-		logger.Info("Raising node group to its minimum", "nodeGroup", g.name, "from", g.target, "to", g.min)
+		// The cluster-wide limits hold for minimums too; headroom counts
+		// the nodes the groups before this one just asked for.
+		limitNodes, limitGPUs := a.headroom(w)
+		delta = min(delta, limitNodes)
+		if g.devices > 0 {
+			delta = min(delta, limitGPUs/g.devices)
+		}
+		if delta <= 0 {
+			logger.Info("Not raising node group to its minimum: cluster-wide limit reached", "nodeGroup", g.name, "target", g.target, "min", g.min)
+			continue
+		}
+		logger.Info("Raising node group to its minimum", "nodeGroup", g.name, "from", g.target, "to", g.target+delta, "min", g.min)
 		if a.increase(ctx, w, g, delta, now) {
 			scaled = true
 		}
