@@ -90,9 +90,10 @@ func NodeObject(n trace.Node) (*corev1.Node, error) {
 	return node, nil
 }
 
-// GPUPercent is the gantry.dev/gpu-percent a trace pod asks for: 100 per
-// whole GPU, or its share of one GPU in percent.
-func GPUPercent(p trace.Pod) int64 {
+// RequestPercent is the gantry.dev/gpu-percent a trace pod asks for in total:
+// 100 per whole GPU, or its share of one GPU in percent. It differs from
+// trace.Pod.GPUPercent, which is the share of each GPU.
+func RequestPercent(p trace.Pod) int64 {
 	if p.NumGPU == 0 {
 		return 0
 	}
@@ -114,7 +115,7 @@ func PodObject(p trace.Pod) *corev1.Pod {
 		corev1.ResourceCPU:    *resource.NewMilliQuantity(p.CPUMilli, resource.DecimalSI),
 		corev1.ResourceMemory: *resource.NewQuantity(p.MemoryMiB<<20, resource.BinarySI),
 	}
-	if pct := GPUPercent(p); pct > 0 {
+	if pct := RequestPercent(p); pct > 0 {
 		// A limit only: the API server would copy it into requests, where
 		// NodeResourcesFit skips it (ignoredResourceGroups: gantry.dev) and
 		// GantryDeviceShare reads the limit. Leaving the copy out changes no

@@ -73,9 +73,9 @@ func TestBinCurveSkipsIsolatedGap(t *testing.T) {
 }
 
 func TestConversion(t *testing.T) {
-	assert.Equal(t, int64(300), GPUPercent(trace.Pod{NumGPU: 3, GPUMilli: 1000}))
-	assert.Equal(t, int64(46), GPUPercent(trace.Pod{NumGPU: 1, GPUMilli: 460}))
-	assert.Equal(t, int64(0), GPUPercent(trace.Pod{}))
+	assert.Equal(t, int64(300), RequestPercent(trace.Pod{NumGPU: 3, GPUMilli: 1000}))
+	assert.Equal(t, int64(46), RequestPercent(trace.Pod{NumGPU: 1, GPUMilli: 460}))
+	assert.Equal(t, int64(0), RequestPercent(trace.Pod{}))
 	pod := PodObject(trace.Pod{Name: "a", CPUMilli: 1500, MemoryMiB: 10, NumGPU: 1, GPUMilli: 250, GPUSpec: []string{"V100M16", "V100M32"}})
 	assert.Equal(t, "V100M16|V100M32", pod.Annotations["gantry.dev/gpu-models"])
 	q := pod.Spec.Containers[0].Resources.Limits["gantry.dev/gpu-percent"]
