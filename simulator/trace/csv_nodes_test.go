@@ -45,6 +45,21 @@ func TestReadNodesRejectsMalformedInput(t *testing.T) {
 			want:  `nodes.csv:2: column "gpu": must not be negative, got -2`,
 		},
 		{
+			name:  "more GPUs than a node may hold",
+			input: nodeHeader + "n,64000,262144,2147483647,T4\n",
+			want:  `nodes.csv:2: column "gpu": 2147483647 is out of range 0..1024`,
+		},
+		{
+			name:  "memory whose size in bytes overflows",
+			input: nodeHeader + "n,64000,9223372036854775807,2,T4\n",
+			want:  `nodes.csv:2: column "memory_mib": 9223372036854775807 is out of range 0..8796093022207 (its size in bytes must fit an int64)`,
+		},
+		{
+			name:  "model that is not a valid model name",
+			input: nodeHeader + "n,64000,262144,2,-T4\n",
+			want:  `nodes.csv:2: column "model": "-T4" is not a valid GPU model (1..63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit)`,
+		},
+		{
 			name:  "negative cpu",
 			input: nodeHeader + "n,-64000,262144,2,T4\n",
 			want:  `nodes.csv:2: column "cpu_milli": must not be negative, got -64000`,

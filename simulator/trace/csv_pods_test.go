@@ -77,6 +77,21 @@ func TestReadPodsRejectsMalformedInput(t *testing.T) {
 			want:  `pods.csv:2: column "memory_mib": must not be negative, got -1`,
 		},
 		{
+			name:  "num_gpu above the most devices a container may ask for",
+			input: podHeader + "p,5,1,1025,1000,,LS,Running,0,10,\n",
+			want:  `pods.csv:2: column "num_gpu": 1025 is out of range 0..1024`,
+		},
+		{
+			name:  "memory whose size in bytes overflows",
+			input: podHeader + "p,5,8796093022208,1,500,,LS,Running,0,10,\n",
+			want:  `pods.csv:2: column "memory_mib": 8796093022208 is out of range 0..8796093022207 (its size in bytes must fit an int64)`,
+		},
+		{
+			name:  "gpu_spec model that is not a valid model name",
+			input: podHeader + "p,5,1,1,500,T4|V100 SXM,LS,Running,0,10,\n",
+			want:  `pods.csv:2: column "gpu_spec": model 2: "V100 SXM" is not a valid GPU model (1..63 letters, digits, '.', '_' or '-', starting and ending with a letter or digit)`,
+		},
+		{
 			name:  "negative num_gpu",
 			input: podHeader + "p,5,1,-1,500,,LS,Running,0,10,\n",
 			want:  `pods.csv:2: column "num_gpu": must not be negative, got -1`,

@@ -133,7 +133,7 @@ func TestReadGantryRejectsMalformedInput(t *testing.T) {
 		{
 			name:  "absurd GPU count",
 			input: gantryHead + "pods:\n- {name: a, numGPU: 4294967296, gpuMilli: 1000}\n",
-			want:  `t.yaml:4: pods[0].numGPU: 4294967296 is out of range 0..2147483647`,
+			want:  `t.yaml:4: pods[0].numGPU: 4294967296 is out of range 0..1024`,
 		},
 		{
 			name:  "node without a model",

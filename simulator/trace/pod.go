@@ -2,9 +2,11 @@ package trace
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
+
+	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/core/share"
 )
 
 // MilliPerGPU is one whole GPU in the trace's unit (thousandths of a GPU), whatever the GPU model.
@@ -74,7 +76,7 @@ func (p Pod) check() FieldErrors {
 		errs = append(errs, fieldErr(fieldName, "", "must not be empty"))
 	}
 	errs = appendNonNegative(errs, fieldCPUMilli, p.CPUMilli)
-	errs = appendNonNegative(errs, fieldMemoryMiB, p.MemoryMiB)
+	errs = appendMemoryMiB(errs, p.MemoryMiB)
 	errs = append(errs, p.checkGPU()...)
 	errs = append(errs, checkGPUSpec(p.GPUSpec)...)
 	if p.HasTimes {
@@ -90,8 +92,11 @@ func (p Pod) check() FieldErrors {
 // checkGPU checks num_gpu and gpu_milli together: range first, then consistency between the two.
 func (p Pod) checkGPU() FieldErrors {
 	milli := strconv.FormatInt(p.GPUMilli, 10)
-	if p.NumGPU < 0 || p.NumGPU > math.MaxInt32 {
+	if p.NumGPU < 0 {
 		return appendCount(nil, fieldNumGPU, p.NumGPU)
+	}
+	if p.NumGPU > share.MaxDevices {
+		return appendTooManyGPUs(nil, fieldNumGPU, p.NumGPU)
 	}
 	switch {
 	case p.GPUMilli < 0 || p.GPUMilli > MilliPerGPU:
@@ -118,6 +123,8 @@ func checkGPUSpec(spec []string) FieldErrors {
 			return FieldErrors{fieldErr(fieldGPUSpec, strings.Join(spec, "|"), fmt.Sprintf("model %d is empty", i+1))}
 		case seen[m]:
 			return FieldErrors{fieldErr(fieldGPUSpec, strings.Join(spec, "|"), fmt.Sprintf("model %q is listed twice", m))}
+		case !device.ValidModel(m):
+			return FieldErrors{fieldErr(fieldGPUSpec, strings.Join(spec, "|"), fmt.Sprintf("model %d: %s", i+1, invalidModel(m)))}
 		}
 		seen[m] = true
 	}
