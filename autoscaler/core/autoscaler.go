@@ -76,6 +76,9 @@ type Autoscaler struct {
 	lastScaleUp          time.Time
 	lastScaleDown        time.Time
 	lastScaleDownFailure time.Time
+	// leftoversUnmarked is set once the to-be-deleted taints of an
+	// earlier run are gone.
+	leftoversUnmarked bool
 }
 
 // New builds an Autoscaler.
@@ -131,6 +134,13 @@ func (a *Autoscaler) RunOnce(ctx context.Context, now time.Time) error {
 	defer func() { a.metrics.LoopDuration.WithLabelValues("main").Observe(time.Since(start).Seconds()) }()
 	if err := a.provider.Refresh(ctx); err != nil {
 		return fmt.Errorf("refreshing cloud provider: %w", err)
+	}
+	if !a.leftoversUnmarked {
+		done, err := a.unmarkLeftovers(ctx)
+		if err != nil {
+			return err
+		}
+		a.leftoversUnmarked = done
 	}
 	w, err := a.observe(ctx, now)
 	if err != nil {

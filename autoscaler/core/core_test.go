@@ -60,6 +60,8 @@ type env struct {
 	st   *status.Memory
 	a    *Autoscaler
 	seq  int
+	// deleteErr, when set, fails the provider's DeleteNodes.
+	deleteErr error
 }
 
 // newEnv builds an autoscaler over an empty memory cluster. Groups start at
@@ -68,6 +70,9 @@ func newEnv(t *testing.T, cfg *config.AutoscalerConfiguration, onScaleUp func(st
 	_, ctx := ktesting.NewTestContext(t)
 	e := &env{t: t, ctx: ctx, cfg: cfg, src: source.NewMemory(), rec: record.NewFakeRecorder(10000), st: &status.Memory{}}
 	b := fake.NewBuilder().WithOnScaleUp(onScaleUp).WithOnDelete(func(_ string, nodes []string) error {
+		if e.deleteErr != nil {
+			return e.deleteErr
+		}
 		for _, n := range nodes {
 			e.src.DeleteNode(n)
 		}
@@ -602,6 +607,76 @@ func TestMinimumRespectsClusterLimits(t *testing.T) {
 				got[c.Group] += c.Delta
 			}
 			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// evictFails is a memory source whose evictions fail.
+type evictFails struct{ *source.Memory }
+
+func (evictFails) Evict(context.Context, *corev1.Pod) error { return fmt.Errorf("eviction refused") }
+
+func TestFailedScaleDownUnmarksTheNode(t *testing.T) {
+	tests := []struct {
+		name      string
+		evictErr  bool
+		deleteErr error
+	}{
+		{name: "eviction fails", evictErr: true},
+		{name: "provider fails to delete", deleteErr: fmt.Errorf("cloud says no")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(group("t4x2", "T4", 2, 10, 1))
+			e := newEnv(t, cfg, nil)
+			e.deleteErr = tt.deleteErr
+			if tt.evictErr {
+				a, err := New(e.ctx, Options{Config: cfg, Provider: e.prov, Source: evictFails{e.src}, Recorder: e.rec, Status: e.st, Seed: 1})
+				require.NoError(t, err)
+				e.a = a
+			}
+			names := e.register("t4x2", 2, true)
+			low, busy := names[0], names[1]
+			e.src.AddPod(bound("low-pod", low, 50, 0))
+			e.src.AddPod(bound("busy-0", busy, 50, 0))
+			e.src.AddPod(bound("busy-1", busy, 50, 1))
+			e.run(t0)
+			e.run(t0.Add(cfg.ScaleDown.UnneededTime))
+			n, ok := e.src.Node(low)
+			require.True(t, ok)
+			assert.False(t, source.HasToBeDeleted(n), "the failed scale-down takes its taint back")
+			assert.False(t, n.Spec.Unschedulable)
+			assert.True(t, nodeReady(n, nil))
+		})
+	}
+}
+
+func TestLeftoverToBeDeletedTaintsAreRemovedAtStart(t *testing.T) {
+	tests := []struct {
+		name      string
+		deleting  bool
+		wantTaint bool
+	}{
+		{name: "left by an earlier run", wantTaint: false},
+		{name: "node being deleted", deleting: true, wantTaint: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, testConfig(group("t4", "T4", 1, 10, 1)), nil)
+			name := e.register("t4", 1, true)[0]
+			require.NoError(t, e.src.MarkToBeDeleted(e.ctx, name))
+			if tt.deleting {
+				n, _ := e.src.Node(name)
+				n = n.DeepCopy()
+				now := metav1.NewTime(t0)
+				n.DeletionTimestamp = &now
+				e.src.AddNode(n)
+			}
+			e.run(t0)
+			n, ok := e.src.Node(name)
+			require.True(t, ok)
+			assert.Equal(t, tt.wantTaint, source.HasToBeDeleted(n))
+			assert.Equal(t, tt.wantTaint, n.Spec.Unschedulable)
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/gantry-dev/gantry/autoscaler/simulator"
+	"github.com/gantry-dev/gantry/autoscaler/source"
 	"github.com/gantry-dev/gantry/autoscaler/utils/podutil"
 )
 
@@ -233,12 +234,25 @@ func consume(budget []*pdbBudget, pods []*corev1.Pod) {
 	}
 }
 
-// remove cordons and taints the node, evicts its pods and deletes it.
+// remove cordons and taints the node, evicts its pods and deletes it. On
+// failure after marking, the node is unmarked so that it takes pods again.
 func (a *Autoscaler) remove(ctx context.Context, w *world, r removal) error {
 	logger := klog.FromContext(ctx)
 	if err := a.source.MarkToBeDeleted(ctx, r.node.Name); err != nil {
 		return err
 	}
+	if err := a.drainAndDelete(ctx, r); err != nil {
+		a.unmark(ctx, r.node.Name)
+		return err
+	}
+	r.group.target--
+	a.recorder.Eventf(r.node, corev1.EventTypeNormal, EventScaleDown, "node removed by gantry-autoscaler: unneeded, %d pod(s) moved", len(r.evict))
+	a.metrics.ScaledDownNodes.WithLabelValues(r.group.name).Inc()
+	logger.Info("Scale-down", "node", r.node.Name, "nodeGroup", r.group.name, "evicted", len(r.evict))
+	return nil
+}
+
+func (a *Autoscaler) drainAndDelete(ctx context.Context, r removal) error {
 	for _, p := range r.evict {
 		if err := a.source.Evict(ctx, p); err != nil {
 			return err
@@ -248,9 +262,43 @@ func (a *Autoscaler) remove(ctx context.Context, w *world, r removal) error {
 	if err := r.group.group.DeleteNodes(ctx, []*corev1.Node{r.node}); err != nil {
 		return fmt.Errorf("deleting node %q from group %q: %w", r.node.Name, r.group.name, err)
 	}
-	r.group.target--
-	a.recorder.Eventf(r.node, corev1.EventTypeNormal, EventScaleDown, "node removed by gantry-autoscaler: unneeded, %d pod(s) moved", len(r.evict))
-	a.metrics.ScaledDownNodes.WithLabelValues(r.group.name).Inc()
-	logger.Info("Scale-down", "node", r.node.Name, "nodeGroup", r.group.name, "evicted", len(r.evict))
 	return nil
+}
+
+// unmark takes back MarkToBeDeleted where the source can; it reports
+// whether the node is unmarked.
+func (a *Autoscaler) unmark(ctx context.Context, node string) bool {
+	u, ok := a.source.(source.Unmarker)
+	if !ok {
+		return false
+	}
+	if err := u.UnmarkToBeDeleted(ctx, node); err != nil {
+		klog.FromContext(ctx).Error(err, "Removing the to-be-deleted taint", "node", node)
+		return false
+	}
+	return true
+}
+
+// unmarkLeftovers removes the to-be-deleted taints an earlier run left on
+// nodes that are not being deleted, as Cluster Autoscaler does at start;
+// it reports whether all were removed.
+func (a *Autoscaler) unmarkLeftovers(ctx context.Context) (bool, error) {
+	if _, ok := a.source.(source.Unmarker); !ok {
+		return true, nil
+	}
+	nodes, err := a.source.Nodes(ctx)
+	if err != nil {
+		return false, err
+	}
+	done := true
+	for _, n := range nodes {
+		if !source.HasToBeDeleted(n) || n.DeletionTimestamp != nil {
+			continue
+		}
+		klog.FromContext(ctx).Info("Removing a to-be-deleted taint left by an earlier run", "node", n.Name)
+		if !a.unmark(ctx, n.Name) {
+			done = false
+		}
+	}
+	return done, nil
 }

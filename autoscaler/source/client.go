@@ -19,7 +19,10 @@ type Client struct {
 	DeletePods bool
 }
 
-var _ Source = &Client{}
+var (
+	_ Source   = &Client{}
+	_ Unmarker = &Client{}
+)
 
 // Nodes implements Source.
 func (c *Client) Nodes(ctx context.Context) ([]*corev1.Node, error) {
@@ -70,6 +73,20 @@ func (c *Client) MarkToBeDeleted(ctx context.Context, name string) error {
 	markNode(n)
 	if _, err := c.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("tainting node %q: %w", name, err)
+	}
+	return nil
+}
+
+// UnmarkToBeDeleted implements Unmarker.
+func (c *Client) UnmarkToBeDeleted(ctx context.Context, name string) error {
+	n, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("getting node %q: %w", name, err)
+	}
+	n = n.DeepCopy()
+	unmarkNode(n)
+	if _, err := c.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("untainting node %q: %w", name, err)
 	}
 	return nil
 }

@@ -19,7 +19,10 @@ type Memory struct {
 	evicted []string
 }
 
-var _ Source = &Memory{}
+var (
+	_ Source   = &Memory{}
+	_ Unmarker = &Memory{}
+)
 
 // NewMemory returns an empty cluster.
 func NewMemory() *Memory {
@@ -126,6 +129,20 @@ func (m *Memory) MarkToBeDeleted(_ context.Context, name string) error {
 	}
 	n = n.DeepCopy()
 	markNode(n)
+	m.nodes[name] = n
+	return nil
+}
+
+// UnmarkToBeDeleted implements Unmarker.
+func (m *Memory) UnmarkToBeDeleted(_ context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.nodes[name]
+	if !ok {
+		return fmt.Errorf("node %q not found", name)
+	}
+	n = n.DeepCopy()
+	unmarkNode(n)
 	m.nodes[name] = n
 	return nil
 }

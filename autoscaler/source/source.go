@@ -23,6 +23,16 @@ type Source interface {
 	Evict(ctx context.Context, pod *corev1.Pod) error
 }
 
+// Unmarker is implemented by sources that can take back MarkToBeDeleted:
+// a scale-down that fails after marking its node, and a restart that finds
+// nodes marked by an earlier run, unmark them so they take pods again.
+// (An interface of its own, so that sources outside this module keep
+// compiling; both sources here implement it.)
+type Unmarker interface {
+	// UnmarkToBeDeleted removes TaintToBeDeleted and uncordons the node.
+	UnmarkToBeDeleted(ctx context.Context, node string) error
+}
+
 // HasToBeDeleted reports whether node carries TaintToBeDeleted.
 func HasToBeDeleted(node *corev1.Node) bool {
 	for _, t := range node.Spec.Taints {
@@ -31,6 +41,17 @@ func HasToBeDeleted(node *corev1.Node) bool {
 		}
 	}
 	return false
+}
+
+func unmarkNode(n *corev1.Node) {
+	n.Spec.Unschedulable = false
+	var keep []corev1.Taint
+	for _, t := range n.Spec.Taints {
+		if t.Key != TaintToBeDeleted {
+			keep = append(keep, t)
+		}
+	}
+	n.Spec.Taints = keep
 }
 
 func markNode(n *corev1.Node) {
