@@ -23,6 +23,7 @@ import (
 	"github.com/gantry-dev/gantry/autoscaler/apis/config/v1alpha1"
 	"github.com/gantry-dev/gantry/autoscaler/cloudprovider"
 	"github.com/gantry-dev/gantry/autoscaler/cloudprovider/fake"
+	"github.com/gantry-dev/gantry/autoscaler/simulator"
 	"github.com/gantry-dev/gantry/autoscaler/source"
 	"github.com/gantry-dev/gantry/autoscaler/status"
 	"github.com/gantry-dev/gantry/core/contract"
@@ -677,6 +678,62 @@ func TestLeftoverToBeDeletedTaintsAreRemovedAtStart(t *testing.T) {
 			require.True(t, ok)
 			assert.Equal(t, tt.wantTaint, source.HasToBeDeleted(n))
 			assert.Equal(t, tt.wantTaint, n.Spec.Unschedulable)
+		})
+	}
+}
+
+// erroringSnapshot is a scalar snapshot whose placements fail as the
+// framework does on an internal Error status.
+type erroringSnapshot struct{ *simulator.ScalarSnapshot }
+
+func (s erroringSnapshot) Schedule(context.Context, *corev1.Pod) (string, *corev1.Pod, string, error) {
+	return "", nil, "", fmt.Errorf("plugin broke")
+}
+
+func (s erroringSnapshot) Fork(ctx context.Context) (simulator.Snapshot, error) {
+	f, err := s.ScalarSnapshot.Fork(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return erroringSnapshot{f.(*simulator.ScalarSnapshot)}, nil
+}
+
+func (s erroringSnapshot) Empty(context.Context) (simulator.Snapshot, error) {
+	return erroringSnapshot{simulator.NewScalarSnapshot()}, nil
+}
+
+func TestInternalSchedulingErrorNeverScales(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(e *env)
+		check func(t *testing.T, e *env)
+	}{
+		{name: "no scale-up for a pending pod", setup: func(e *env) {
+			e.src.AddPod(pending("p", 100, ""))
+		}, check: func(t *testing.T, e *env) {
+			assert.Error(t, e.a.RunOnce(e.ctx, t0))
+			assert.Empty(t, e.calls("IncreaseSize"))
+		}},
+		{name: "no scale-down of a node whose drain cannot be simulated", setup: func(e *env) {
+			names := e.register("t4x2", 2, true)
+			e.src.AddPod(bound("low-0", names[0], 50, 0))
+			e.src.AddPod(bound("low-1", names[1], 50, 0))
+		}, check: func(t *testing.T, e *env) {
+			e.run(t0)
+			e.run(t0.Add(e.cfg.ScaleDown.UnneededTime))
+			assert.Empty(t, e.calls("DeleteNodes"))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(group("t4x2", "T4", 2, 10, 1))
+			e := newEnv(t, cfg, nil)
+			a, err := New(e.ctx, Options{Config: cfg, Provider: e.prov, Source: e.src, Recorder: e.rec, Status: e.st, Seed: 1,
+				Snapshot: erroringSnapshot{simulator.NewScalarSnapshot()}})
+			require.NoError(t, err)
+			e.a = a
+			tt.setup(e)
+			tt.check(t, e)
 		})
 	}
 }

@@ -138,7 +138,12 @@ func (a *Autoscaler) planRemovals(ctx context.Context, w *world, candidates []st
 			q.Spec.NodeName = ""
 			delete(q.Annotations, "gantry.dev/allocation")
 			delete(q.Annotations, "gantry.dev/allocated")
-			node, _, reason := fork.Schedule(ctx, q)
+			node, _, reason, err := fork.Schedule(ctx, q)
+			if err != nil {
+				logger.Error(err, "Node not removable: simulating its drain failed", "node", name, "pod", klog.KObj(p))
+				fits = false
+				break
+			}
 			if node == "" {
 				logger.V(4).Info("Node not removable", "node", name, "reason", "pod fits nowhere else", "pod", klog.KObj(p), "why", reason)
 				fits = false

@@ -201,7 +201,12 @@ func (a *Autoscaler) filterSchedulable(ctx context.Context, w *world) ([]*corev1
 			out = append(out, p)
 			continue
 		}
-		node, bound, _ := fork.Schedule(ctx, p)
+		node, bound, _, err := fork.Schedule(ctx, p)
+		if err != nil {
+			// An internal error says nothing about whether the pod fits:
+			// no scale-up on it.
+			return nil, fmt.Errorf("simulating pod %s: %w", podutil.Key(p), err)
+		}
 		if node == "" {
 			unfit[class] = true
 			out = append(out, p)

@@ -76,7 +76,10 @@ func (e *BinpackingEstimator) Estimate(ctx context.Context, pods []*corev1.Pod, 
 			res.Unfit[podutil.Key(pod)] = r
 			continue
 		}
-		node, bound, _ := snap.Schedule(ctx, pod)
+		node, bound, _, err := snap.Schedule(ctx, pod)
+		if err != nil {
+			return Result{}, err
+		}
 		if node == "" {
 			if len(order) >= maxNodes || (e.MaxDuration > 0 && now().Sub(start) > e.MaxDuration) {
 				res.Capped = true
@@ -89,7 +92,10 @@ func (e *BinpackingEstimator) Estimate(ctx context.Context, pods []*corev1.Pod, 
 			}
 			snap.AddNode(t)
 			var reason string
-			node, bound, reason = snap.Schedule(ctx, pod)
+			node, bound, reason, err = snap.Schedule(ctx, pod)
+			if err != nil {
+				return Result{}, err
+			}
 			if node == "" {
 				snap.RemoveNode(name)
 				unfitClass[class] = reason

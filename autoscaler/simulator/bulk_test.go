@@ -60,8 +60,10 @@ func TestShareSnapshotAddPodsMatchesAddPod(t *testing.T) {
 		}
 	}
 	pod := coretest.MakePod("new").GPUPercent(50).Requests(1000, 1024).Obj()
-	na, _, _ := seq.Schedule(ctx, pod)
-	nb, _, _ := par.Schedule(ctx, pod)
+	na, _, _, err := seq.Schedule(ctx, pod)
+	require.NoError(t, err)
+	nb, _, _, err := par.Schedule(ctx, pod)
+	require.NoError(t, err)
 	require.NotEmpty(t, na)
 	require.Equal(t, na, nb)
 

@@ -110,7 +110,7 @@ func (s *ScalarSnapshot) RemovePod(pod *corev1.Pod) error {
 
 // Schedule implements Snapshot: the fitting node with the fewest free
 // share units (binpacking), first in order on ties.
-func (s *ScalarSnapshot) Schedule(_ context.Context, pod *corev1.Pod) (string, *corev1.Pod, string) {
+func (s *ScalarSnapshot) Schedule(_ context.Context, pod *corev1.Pod) (string, *corev1.Pod, string, error) {
 	d := demand(pod)
 	req, _ := share.Parse(pod)
 	best, bestFree := "", int64(-1)
@@ -125,12 +125,14 @@ func (s *ScalarSnapshot) Schedule(_ context.Context, pod *corev1.Pod) (string, *
 		}
 	}
 	if best == "" {
-		return "", nil, fmt.Sprintf("0/%d nodes are available: insufficient summed capacity.", len(s.order))
+		return "", nil, fmt.Sprintf("0/%d nodes are available: insufficient summed capacity.", len(s.order)), nil
 	}
 	bound := pod.DeepCopy()
 	bound.Spec.NodeName = best
-	_ = s.AddPod(bound)
-	return best, bound, ""
+	if err := s.AddPod(bound); err != nil {
+		return "", nil, "", err
+	}
+	return best, bound, "", nil
 }
 
 func (s *ScalarSnapshot) fits(sn *scalarNode, d map[string]int64, req *share.Request) bool {

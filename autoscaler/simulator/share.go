@@ -2,10 +2,13 @@ package simulator
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/gantry-dev/gantry/autoscaler/utils/podutil"
 	"github.com/gantry-dev/gantry/core/contract"
@@ -79,14 +82,16 @@ func (s *ShareSnapshot) AddPod(pod *corev1.Pod) error {
 	if err := s.cluster.Bind(pod); err != nil {
 		return err
 	}
-	s.hold(pod)
-	return nil
+	return s.hold(pod)
 }
 
-func (s *ShareSnapshot) hold(pod *corev1.Pod) {
+// hold records pod in its node's core state (used by the hints). A pod
+// whose allocation core does not accept is held for host CPU and memory
+// only, and logged; an error when even that fails.
+func (s *ShareSnapshot) hold(pod *corev1.Pod) error {
 	ns, ok := s.states[pod.Spec.NodeName]
 	if !ok {
-		return
+		return nil
 	}
 	cpu, mem := podutil.Requests(pod)
 	h := state.Holding{CPUMilli: cpu, MemoryMiB: mem}
@@ -97,8 +102,12 @@ func (s *ShareSnapshot) hold(pod *corev1.Pod) {
 		}
 	}
 	if err := ns.Assign(podutil.Key(pod), h); err != nil {
-		_ = ns.Assign(podutil.Key(pod), state.Holding{CPUMilli: cpu, MemoryMiB: mem})
+		klog.V(2).InfoS("Simulated node state does not accept the pod's allocation; holding its CPU and memory only", "pod", klog.KObj(pod), "node", pod.Spec.NodeName, "err", err)
+		if err := ns.Assign(podutil.Key(pod), state.Holding{CPUMilli: cpu, MemoryMiB: mem}); err != nil {
+			return fmt.Errorf("holding pod %s on node %q in the simulated state: %w", podutil.Key(pod), pod.Spec.NodeName, err)
+		}
 	}
+	return nil
 }
 
 // RemovePod implements Snapshot.
@@ -113,22 +122,45 @@ func (s *ShareSnapshot) RemovePod(pod *corev1.Pod) error {
 }
 
 // Schedule implements Snapshot with real scheduling cycles.
-func (s *ShareSnapshot) Schedule(ctx context.Context, pod *corev1.Pod) (string, *corev1.Pod, string) {
+func (s *ShareSnapshot) Schedule(ctx context.Context, pod *corev1.Pod) (string, *corev1.Pod, string, error) {
 	if names := s.shortlist(pod); len(names) > 0 {
 		hinted := pod.DeepCopy()
 		restrictTo(hinted, names)
-		if r := s.sched.Schedule(ctx, hinted); r.Status == nil {
+		r := s.sched.Schedule(ctx, hinted)
+		if err := internalError(r.Status); err != nil {
+			return "", nil, "", err
+		}
+		if r.Status == nil {
 			r.Pod.Spec.Affinity = pod.Spec.Affinity
-			s.hold(r.Pod)
-			return r.Node, r.Pod, ""
+			if err := s.hold(r.Pod); err != nil {
+				return "", nil, "", err
+			}
+			return r.Node, r.Pod, "", nil
 		}
 	}
 	r := s.sched.Schedule(ctx, pod)
-	if r.Status != nil {
-		return "", nil, r.Status.Message()
+	if err := internalError(r.Status); err != nil {
+		return "", nil, "", err
 	}
-	s.hold(r.Pod)
-	return r.Node, r.Pod, ""
+	if r.Status != nil {
+		return "", nil, r.Status.Message(), nil
+	}
+	if err := s.hold(r.Pod); err != nil {
+		return "", nil, "", err
+	}
+	return r.Node, r.Pod, "", nil
+}
+
+// internalError returns the error of a framework Error status (a plugin
+// failed, not a pod that fits nowhere); nil for success or unschedulable.
+func internalError(st *fwk.Status) error {
+	if st == nil || st.Code() != fwk.Error {
+		return nil
+	}
+	if err := st.AsError(); err != nil {
+		return fmt.Errorf("simulated scheduling cycle: %w", err)
+	}
+	return fmt.Errorf("simulated scheduling cycle: %s", st.Message())
 }
 
 // shortlist returns up to HintNodes nodes, fullest first, where core's fit

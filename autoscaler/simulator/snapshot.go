@@ -19,8 +19,10 @@ type Snapshot interface {
 	RemovePod(pod *corev1.Pod) error
 	// Schedule places pod on the best node that fits and records it
 	// there; it returns the node and the bound copy, or the reason no node
-	// fits.
-	Schedule(ctx context.Context, pod *corev1.Pod) (node string, bound *corev1.Pod, reason string)
+	// fits. err is set, and no node, when the placement itself failed (an
+	// internal framework error): that says nothing about whether pod
+	// fits, and callers must not act on it as if it did not.
+	Schedule(ctx context.Context, pod *corev1.Pod) (node string, bound *corev1.Pod, reason string, err error)
 	// Fork returns an independent copy.
 	Fork(ctx context.Context) (Snapshot, error)
 	// Empty returns a new snapshot of the same kind with no nodes.

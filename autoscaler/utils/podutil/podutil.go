@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
 
 	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/device"
@@ -103,7 +104,9 @@ func NodeState(node *corev1.Node, pods []*corev1.Pod) *state.NodeState {
 		c, m := Requests(p)
 		usedCPU, usedMem = usedCPU+c, usedMem+m
 		if a, ok := AllocationOf(p); ok {
-			_ = ns.Assign(Key(p), state.Holding{Allocation: a})
+			if err := ns.Assign(Key(p), state.Holding{Allocation: a}); err != nil {
+				klog.V(2).InfoS("Node state does not accept the pod's allocation; counting its CPU and memory only", "pod", klog.KObj(p), "node", node.Name, "err", err)
+			}
 		}
 	}
 	return ns.WithHost(cpu, cpu-usedCPU, mem-usedMem)
