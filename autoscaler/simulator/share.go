@@ -36,7 +36,14 @@ type ShareSnapshot struct {
 	opts    simulate.Options
 	cluster *simulate.Cluster
 	sched   *simulate.Scheduler
-	// HintNodes is the shortlist size; 0 turns hints off.
+	// HintNodes is the shortlist size; 0 turns hints off. The autoscaler's
+	// snapshot of the live cluster keeps DefaultHintNodes, so each
+	// placement first offers the framework only the single fullest node
+	// that core's Fit (and host CPU and memory) accepts, and runs a full
+	// cycle only when that places nothing: its what-if placements can
+	// differ from the scheduler's configured policy (Spread, say) in which
+	// node is chosen, never in whether a pod fits anywhere. Estimates on
+	// template nodes run full cycles (HintNodes 0).
 	HintNodes int
 	states    map[string]*state.NodeState
 }
