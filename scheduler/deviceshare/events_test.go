@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -49,18 +50,46 @@ func TestQueueingHints(t *testing.T) {
 	}
 }
 
-func TestSignPodRefusesBatching(t *testing.T) {
+func TestSignPod(t *testing.T) {
 	_, ctx := ktesting.NewTestContext(t)
-	pl := &DeviceShare{}
-	for _, pod := range []*v1.Pod{
-		coretest.MakePod("cpu").Obj(),
-		coretest.MakePod("gpu").GPUPercent(30).Obj(),
-		coretest.MakePod("bad").GPUPercent(130).Obj(),
-	} {
-		frags, st := pl.SignPod(ctx, pod)
-		assert.Nil(t, frags)
-		assert.Equal(t, fwk.Unschedulable, st.Code(), "pod %s must not be batched", pod.Name)
+	newPlugin := func(raw string) *DeviceShare {
+		pl, err := New(ctx, &runtime.Unknown{Raw: []byte(raw), ContentType: runtime.ContentTypeJSON}, nil)
+		require.NoError(t, err)
+		return pl.(*DeviceShare)
 	}
+	binpack := newPlugin(`{"policy":"Binpack"}`)
+	a, st := binpack.SignPod(ctx, coretest.MakePod("a").GPUPercent(30).Obj())
+	require.True(t, st.IsSuccess(), st.Message())
+	b, _ := binpack.SignPod(ctx, coretest.MakePod("b").GPUPercent(30).Obj())
+	c, _ := binpack.SignPod(ctx, coretest.MakePod("c").GPUPercent(40).Obj())
+	assert.Equal(t, a, b, "same shape, same signature")
+	assert.NotEqual(t, a, c, "another shape, another signature")
+	_, st = binpack.SignPod(ctx, coretest.MakePod("cpu").Obj())
+	assert.True(t, st.IsSuccess(), "pods without devices are scored by node state alone")
+
+	refused := []struct {
+		name string
+		pl   *DeviceShare
+		pod  *v1.Pod
+	}{
+		{"replica of a workload", binpack, coretest.MakePod("w").GPUPercent(30).Workload("web").Obj()},
+		{"malformed", binpack, coretest.MakePod("bad").GPUPercent(130).Obj()},
+		{"learning FGD", newPlugin(`{"policy":"FGD"}`), coretest.MakePod("f").GPUPercent(30).Obj()},
+		{"random", newPlugin(`{"policy":"Random"}`), coretest.MakePod("r").GPUPercent(30).Obj()},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			frags, st := tc.pl.SignPod(ctx, tc.pod)
+			assert.Nil(t, frags)
+			assert.Equal(t, fwk.Unschedulable, st.Code())
+		})
+	}
+	fixed := newPlugin(`{"policy":"FGD","workload":[{"count":1,"percent":30,"weight":1}]}`)
+	_, st = fixed.SignPod(ctx, coretest.MakePod("g").GPUPercent(30).Obj())
+	assert.True(t, st.IsSuccess(), "FGD with a configured workload is stable")
+	noSpread := newPlugin(`{"policy":"Binpack","zoneSpreadWeight":0}`)
+	_, st = noSpread.SignPod(ctx, coretest.MakePod("w").GPUPercent(30).Workload("web").Obj())
+	assert.True(t, st.IsSuccess(), "without zone spread a replica is scored like any pod")
 }
 
 func TestEventsToRegister(t *testing.T) {
