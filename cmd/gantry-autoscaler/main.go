@@ -28,6 +28,7 @@ import (
 	"github.com/gantry-dev/gantry/autoscaler/cloudprovider/clusterapi"
 	"github.com/gantry-dev/gantry/autoscaler/cloudprovider/kwok"
 	"github.com/gantry-dev/gantry/autoscaler/core"
+	"github.com/gantry-dev/gantry/autoscaler/leader"
 	"github.com/gantry-dev/gantry/autoscaler/source"
 	"github.com/gantry-dev/gantry/autoscaler/status"
 )
@@ -44,15 +45,26 @@ func main() {
 		metricsAddr  = flag.String("metrics-bind-address", ":8085", "address serving /metrics; none when empty")
 		deletePods   = flag.Bool("delete-pods", false, "delete pods on scale-down instead of evicting them (KWOK clusters)")
 		schedConfig  = flag.String("scheduler-config", "", "gantry-scheduler's KubeSchedulerConfiguration, to simulate with its plugin arguments; the plugin's defaults when empty")
+		leaderElect  = flag.Bool("leader-elect", true, "run the loop only while holding a coordination.k8s.io Lease; exit when it is lost")
+		le           = leader.Config{}
 	)
+	flag.DurationVar(&le.LeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long non-leaders wait after the last renewal before taking the lease over")
+	flag.DurationVar(&le.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader retries renewing before it gives up leading")
+	flag.DurationVar(&le.RetryPeriod, "leader-elect-retry-period", 2*time.Second, "time between tries to acquire or renew the lease")
+	flag.StringVar(&le.Namespace, "leader-elect-resource-namespace", "kube-system", "namespace of the leader-election Lease")
+	flag.StringVar(&le.Name, "leader-elect-resource-name", "gantry-autoscaler", "name of the leader-election Lease")
 	flag.Parse()
-	if err := run(*kubeconfig, *configFile, *provider, *scanInterval, *namespace, *statusName, *metricsAddr, *deletePods, *schedConfig); err != nil {
+	var election *leader.Config
+	if *leaderElect {
+		election = &le
+	}
+	if err := run(*kubeconfig, *configFile, *provider, *scanInterval, *namespace, *statusName, *metricsAddr, *deletePods, *schedConfig, election); err != nil {
 		klog.ErrorS(err, "gantry-autoscaler failed")
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig, configFile, providerName string, scanInterval time.Duration, namespace, statusName, metricsAddr string, deletePods bool, schedConfig string) error {
+func run(kubeconfig, configFile, providerName string, scanInterval time.Duration, namespace, statusName, metricsAddr string, deletePods bool, schedConfig string, election *leader.Config) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	logger := klog.FromContext(ctx)
@@ -123,17 +135,26 @@ func run(kubeconfig, configFile, providerName string, scanInterval time.Duration
 	if err != nil {
 		return err
 	}
-	logger.Info("Starting gantry-autoscaler", "provider", providerName, "nodeGroups", len(cfg.AllGroups()), "scanInterval", cfg.ScanInterval)
-	t := time.NewTicker(cfg.ScanInterval)
-	defer t.Stop()
-	for {
-		if err := a.RunOnce(ctx, time.Now()); err != nil {
-			logger.Error(err, "Loop failed")
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+	logger.Info("Starting gantry-autoscaler", "provider", providerName, "nodeGroups", len(cfg.AllGroups()), "scanInterval", cfg.ScanInterval, "leaderElect", election != nil)
+	loop := func(ctx context.Context) {
+		t := time.NewTicker(cfg.ScanInterval)
+		defer t.Stop()
+		for {
+			if err := a.RunOnce(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				logger.Error(err, "Loop failed")
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
 	}
+	if election == nil {
+		loop(ctx)
+		return nil
+	}
+	// As Cluster Autoscaler: loop only while leading; a lost lease ends
+	// the process (run returns leader.ErrLost, main exits non-zero).
+	return leader.Run(ctx, client, *election, loop)
 }

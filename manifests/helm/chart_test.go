@@ -199,6 +199,10 @@ var (
 		{"ConfigMap", namespace, "gantry-autoscaler-config"},
 		{"Deployment", namespace, "gantry-autoscaler"},
 	}
+	autoscalerLeaderObjects = []key{
+		{"Role", namespace, "gantry-autoscaler-leader-election"},
+		{"RoleBinding", namespace, "gantry-autoscaler-leader-election"},
+	}
 )
 
 func TestRenderToggles(t *testing.T) {
@@ -212,10 +216,12 @@ func TestRenderToggles(t *testing.T) {
 		want    [][]key
 		wantCfg bool
 	}{
-		{"defaults", nil, [][]key{schedulerObjects, devicePluginObjects, autoscalerObjects}, true},
+		{"defaults", nil, [][]key{schedulerObjects, devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects}, true},
 		// The autoscaler simulates with the scheduler's ConfigMap, so it stays.
-		{"scheduler disabled", off("scheduler"), [][]key{devicePluginObjects, autoscalerObjects}, true},
-		{"device plugin disabled", off("devicePlugin"), [][]key{schedulerObjects, autoscalerObjects}, true},
+		{"scheduler disabled", off("scheduler"), [][]key{devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects}, true},
+		{"device plugin disabled", off("devicePlugin"), [][]key{schedulerObjects, autoscalerObjects, autoscalerLeaderObjects}, true},
+		{"autoscaler without leader election", map[string]any{"autoscaler": map[string]any{"leaderElect": false}},
+			[][]key{schedulerObjects, devicePluginObjects, autoscalerObjects}, true},
 		{"autoscaler disabled", off("autoscaler"), [][]key{schedulerObjects, devicePluginObjects}, true},
 		{"all disabled", map[string]any{
 			"scheduler":    map[string]any{"enabled": false},
@@ -225,7 +231,7 @@ func TestRenderToggles(t *testing.T) {
 		{"scheduler disabled, autoscaler without its config", map[string]any{
 			"scheduler":  map[string]any{"enabled": false},
 			"autoscaler": map[string]any{"useSchedulerConfig": false},
-		}, [][]key{devicePluginObjects, autoscalerObjects}, false},
+		}, [][]key{devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
