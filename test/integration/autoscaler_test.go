@@ -85,6 +85,13 @@ func TestAutoscalerEndToEnd(t *testing.T) {
 	defer loops.Wait()
 	defer cancel()
 
+	mixed, minimum := shareWorkload()
+	scaleUpAndDown(t, ctx, e, mixed, minimum)
+}
+
+// shareWorkload is the end-to-end tests' 500 pods (sizes and models
+// interleaved) and the node count a perfect packing needs.
+func shareWorkload() ([]*corev1.Pod, int) {
 	// T4: 200 x 50% + 40 x 25% = 110 cards = 28 four-card nodes.
 	// A100: 100 x 60% + 100 x 40% + 60 x 100% = 160 cards = 20 eight-card nodes.
 	type batch struct {
@@ -111,13 +118,22 @@ func TestAutoscalerEndToEnd(t *testing.T) {
 			}
 		}
 	}
+	return mixed, minimum
+}
+
+// scaleUpAndDown creates pods on a cluster whose autoscaler (kwok provider,
+// groups t4 and a100, short unneeded time) is running, waits for every pod
+// to be bound on nodes from the right groups, deletes the pods and waits
+// for every node to be removed, logging the times and node counts.
+func scaleUpAndDown(t *testing.T, ctx context.Context, e *env, mixed []*corev1.Pod, minimum int) {
+	t.Helper()
 	start := time.Now()
 	for _, p := range mixed {
 		_, err := e.client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{})
 		require.NoError(t, err)
 	}
 	var bound time.Duration
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
 		l, err := e.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, nil
@@ -143,7 +159,7 @@ func TestAutoscalerEndToEnd(t *testing.T) {
 	}
 	t.Logf("RESULT: %d pods bound %.1fs after creation; nodes added %d (t4 %d, a100 %d) against a perfect packing's %d (+%.1f%%)",
 		len(mixed), bound.Seconds(), len(nodes.Items), perGroup["t4"], perGroup["a100"], minimum,
-		100*float64(len(nodes.Items)-minimum)/minimum)
+		100*float64(len(nodes.Items)-minimum)/float64(minimum))
 	require.GreaterOrEqual(t, perGroup["t4"], 28)
 	require.GreaterOrEqual(t, perGroup["a100"], 20)
 
