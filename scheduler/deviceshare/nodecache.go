@@ -162,7 +162,7 @@ func (c *nodeCache) build(node *corev1.Node, inv device.Inventory, pods []fwk.Po
 			// A record for another node: stale or forged, never ours.
 			ok = false
 		}
-		if r, held := c.assumed[pod.UID]; held {
+		if r, held := c.assumed[pod.UID]; held && r.alloc.Node == node.Name {
 			switch {
 			case ok && (src == contract.FromNode || sameAllocation(alloc, r.alloc)):
 				// The pod carries its allocation (or kubelet's record of

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -42,3 +44,9 @@ func (pl *DeviceShare) Reserve(ctx context.Context, cs fwk.CycleState, pod *v1.P
 func (pl *DeviceShare) Unreserve(_ context.Context, _ fwk.CycleState, pod *v1.Pod, _ string) {
 	pl.nodes.forget(pod.UID)
 }
+
+// Forget drops the reservation of a pod that already carries its
+// allocation, for in-memory callers (scheduler/simulate) that bind a pod
+// with its annotation in the same step. kube-scheduler never needs it: a
+// reservation there ends when a cycle sees the annotation, or in Unreserve.
+func (pl *DeviceShare) Forget(uid types.UID) { pl.nodes.forget(uid) }

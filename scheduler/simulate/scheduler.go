@@ -263,5 +263,11 @@ func (s *Scheduler) schedule(ctx context.Context, pod *v1.Pod, bind bool) Result
 		s.fw.RunReservePluginsUnreserve(ctx, cs, bound, node)
 		return Result{Status: fwk.AsStatus(err)}
 	}
+	// The bound pod carries its allocation: no reservation may outlive it
+	// (the autoscaler takes what-if pods back, and the real pod with the
+	// same UID may later be bound elsewhere).
+	if s.plugin != nil {
+		s.plugin.Forget(bound.UID)
+	}
 	return Result{Node: node, Pod: bound}
 }

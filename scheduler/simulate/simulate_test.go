@@ -99,3 +99,33 @@ func TestParallelFilterMatchesSequential(t *testing.T) {
 	require.Equal(t, a.Status.Message(), b.Status.Message())
 	require.Equal(t, a.Status.Code(), b.Status.Code())
 }
+
+// A what-if placement taken back leaves no reservation behind: when the
+// real pod (same UID) later arrives bound elsewhere with its own
+// allocation, that allocation is what counts.
+func TestTakenBackPlacementLeavesNoReservation(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	c := NewCluster()
+	c.AddNode(coretest.MakeNode("a").GPUs("T4", 1, 16384).Obj(), "")
+	c.AddNode(coretest.MakeNode("b").GPUs("T4", 1, 16384).Obj(), "")
+	s, err := NewScheduler(ctx, c, Options{})
+	require.NoError(t, err)
+	pod := coretest.MakePod("p").GPUPercent(60).Obj()
+	r := s.Schedule(ctx, pod)
+	require.Nil(t, r.Status)
+	require.NoError(t, c.Unbind(r.Pod))
+
+	// The real scheduler put it on the other node, on its only card.
+	other := map[string]string{"a": "b", "b": "a"}[r.Node]
+	real := r.Pod.DeepCopy()
+	real.Spec.NodeName = other
+	real.Annotations[contract.AnnotationAllocation] = fmt.Sprintf(`{"v":"v1","node":%q,"containers":[{"container":"main","kind":"gpu","devices":[{"id":"gpu-%s-0","index":0,"units":60}]}]}`, other, other)
+	require.NoError(t, c.Bind(real))
+
+	// 50% fits on the first node again, not on the other one.
+	got := s.Schedule(ctx, coretest.MakePod("q").GPUPercent(50).Obj())
+	require.Nil(t, got.Status)
+	assert.Equal(t, r.Node, got.Node)
+	got = s.Schedule(ctx, coretest.MakePod("x").GPUPercent(60).Obj())
+	assert.NotNil(t, got.Status, "neither card has 60%% left (50%% and 40%%)")
+}
