@@ -4,14 +4,11 @@ import (
 	"context"
 
 	v1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
 	"github.com/gantry-dev/gantry/core/contract"
 )
-
-var metav1PatchOptions = metav1.PatchOptions{}
 
 // EventsToRegister returns the events that can make a rejected pod fit: a
 // node appearing or publishing new devices, and a pod holding devices going

@@ -214,13 +214,6 @@ func (c *nodeCache) forget(uid types.UID) {
 	c.mu.Unlock()
 }
 
-// reservations returns how many reservations are kept.
-func (c *nodeCache) reservations() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.assumed)
-}
-
 // sameAllocation reports whether two allocations name the same shares.
 func sameAllocation(a, b contract.Allocation) bool {
 	x, errA := contract.EncodeAllocation(a)
@@ -251,11 +244,4 @@ func (c *nodeCache) forgetNodesExcept(live []fwk.NodeInfo) {
 		}
 	}
 	c.mu.Unlock()
-}
-
-// memoizedNodes returns how many nodes have a memo entry.
-func (c *nodeCache) memoizedNodes() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.nodes)
 }
