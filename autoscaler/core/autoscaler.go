@@ -73,6 +73,16 @@ type Autoscaler struct {
 	backoff  *backoff
 	unneeded map[string]time.Time
 
+	// restored is set once the first loop rebuilt the requests of an
+	// earlier process from the provider's target sizes.
+	restored bool
+	// unreadySince is when each group node never seen ready was first
+	// seen; seenReady the nodes seen ready; removedUnready the nodes
+	// deleted for never becoming ready, until they are gone.
+	unreadySince   map[string]time.Time
+	seenReady      map[string]bool
+	removedUnready map[string]bool
+
 	lastScaleUp          time.Time
 	lastScaleDown        time.Time
 	lastScaleDownFailure time.Time
@@ -125,6 +135,8 @@ func New(ctx context.Context, o Options) (*Autoscaler, error) {
 		requests:  map[string]*scaleUpRequest{},
 		backoff:   &backoff{cfg: o.Config.Backoff, groups: map[string]*backoffState{}},
 		unneeded:  map[string]time.Time{},
+
+		unreadySince: map[string]time.Time{}, seenReady: map[string]bool{}, removedUnready: map[string]bool{},
 	}, nil
 }
 

@@ -22,6 +22,9 @@ type scaleUpRequest struct {
 	increase        int
 	time            time.Time
 	expectedAddTime time.Time
+	// failed is set once nodes of the request were deleted for never
+	// becoming ready: the scale-up is already counted as failed.
+	failed bool
 }
 
 // groupState is one group as this loop sees it.
@@ -116,7 +119,7 @@ func (a *Autoscaler) observe(ctx context.Context, now time.Time) (*world, error)
 			gs = w.byName[g.Id()]
 			w.nodeGroup[n.Name] = gs
 		}
-		if gs != nil {
+		if gs != nil && !a.removedUnready[n.Name] {
 			gs.registered++
 		}
 		if nodeReady(n, gs) {
@@ -130,6 +133,20 @@ func (a *Autoscaler) observe(ctx context.Context, now time.Time) (*world, error)
 			w.totalGPUs += len(inv.Devices)
 		}
 	}
+	for _, p := range w.pods {
+		if p.Spec.NodeName == "" {
+			if isPending(p) {
+				w.pending = append(w.pending, p)
+			}
+			continue
+		}
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		w.podsOn[p.Spec.NodeName] = append(w.podsOn[p.Spec.NodeName], p)
+	}
+	a.restoreRequests(ctx, w, now)
+	a.removeUnready(ctx, w, now)
 	// Scale-up requests: done once the group has its nodes ready, failed
 	// once they are later than the max provision time.
 	for name, r := range a.requests {
@@ -140,8 +157,10 @@ func (a *Autoscaler) observe(ctx context.Context, now time.Time) (*world, error)
 		case now.After(r.expectedAddTime):
 			missing := g.target - g.registered
 			logger.Info("Scale-up timed out", "nodeGroup", name, "requested", r.increase, "missing", g.target-g.ready)
-			a.metrics.FailedScaleUps.WithLabelValues(name, "timeout").Inc()
-			a.backoff.fail(name, now)
+			if !r.failed {
+				a.metrics.FailedScaleUps.WithLabelValues(name, "timeout").Inc()
+				a.backoff.fail(name, now)
+			}
 			if missing > 0 {
 				if err := g.group.DecreaseTargetSize(ctx, missing); err != nil {
 					logger.Error(err, "Withdrawing timed-out nodes", "nodeGroup", name)
@@ -157,18 +176,6 @@ func (a *Autoscaler) observe(ctx context.Context, now time.Time) (*world, error)
 			g.upcoming = max(0, g.target-g.ready)
 			w.upcomingGPU += g.upcoming * g.devices
 		}
-	}
-	for _, p := range w.pods {
-		if p.Spec.NodeName == "" {
-			if isPending(p) {
-				w.pending = append(w.pending, p)
-			}
-			continue
-		}
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		w.podsOn[p.Spec.NodeName] = append(w.podsOn[p.Spec.NodeName], p)
 	}
 	// The snapshot holds ready nodes and their pods; it is kept between
 	// loops and only the changes are applied.

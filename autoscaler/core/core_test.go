@@ -63,6 +63,9 @@ type env struct {
 	seq  int
 	// deleteErr, when set, fails the provider's DeleteNodes.
 	deleteErr error
+	// keepDeleted, when set, leaves nodes the provider deletes in the
+	// cluster (their deletion is still in progress).
+	keepDeleted bool
 }
 
 // newEnv builds an autoscaler over an empty memory cluster. Groups start at
@@ -73,6 +76,9 @@ func newEnv(t *testing.T, cfg *config.AutoscalerConfiguration, onScaleUp func(st
 	b := fake.NewBuilder().WithOnScaleUp(onScaleUp).WithOnDelete(func(_ string, nodes []string) error {
 		if e.deleteErr != nil {
 			return e.deleteErr
+		}
+		if e.keepDeleted {
+			return nil
 		}
 		for _, n := range nodes {
 			e.src.DeleteNode(n)
