@@ -2,9 +2,10 @@ package simulator
 
 import (
 	"runtime"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/gantry-dev/gantry/scheduler/simulate"
 )
 
 var _ BulkAdder = &ShareSnapshot{}
@@ -31,28 +32,19 @@ func (s *ShareSnapshot) AddPods(pods []*corev1.Pod) error {
 		return nil
 	}
 	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Worker w takes every workers-th node: no two workers touch
-			// the same NodeInfo or NodeState, and the maps holding them
-			// are only read.
-			for i := w; i < len(nodes); i += workers {
-				for _, p := range byNode[nodes[i]] {
-					if err := s.cluster.Bind(p); err != nil {
-						if errs[w] == nil {
-							errs[w] = err
-						}
-						continue
-					}
-					s.hold(p)
+	// Worker w takes every workers-th node: no two workers touch the same
+	// NodeInfo or NodeState, and the maps holding them are only read.
+	simulate.Striped(workers, len(nodes), func(w, i int) {
+		for _, p := range byNode[nodes[i]] {
+			if err := s.cluster.Bind(p); err != nil {
+				if errs[w] == nil {
+					errs[w] = err
 				}
+				continue
 			}
-		}()
-	}
-	wg.Wait()
+			s.hold(p)
+		}
+	})
 	for _, err := range errs {
 		if err != nil {
 			return err

@@ -199,17 +199,7 @@ func (s *Scheduler) runFilters(ctx context.Context, cs *framework.CycleState, po
 		}
 		return statuses
 	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(nodes); i += workers {
-				run(i)
-			}
-		}()
-	}
-	wg.Wait()
+	Striped(workers, len(nodes), func(_, i int) { run(i) })
 	return statuses
 }
 
