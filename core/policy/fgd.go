@@ -77,10 +77,8 @@ func fgdScore(deltaUnits float64) int64 {
 }
 
 func indexOf(n *state.NodeState, id string) int {
-	for i := range n.Devices {
-		if n.Devices[i].ID == id {
-			return i
-		}
+	if i := n.DeviceIndex(id); i >= 0 {
+		return i
 	}
 	panic("policy: allocation names a device the node does not have: " + id)
 }

@@ -173,7 +173,8 @@ func (n *NodeState) PodKeys() []string {
 	return out
 }
 
-func (n *NodeState) index(id string) int {
+// DeviceIndex returns the position in Devices of the device with id, or -1.
+func (n *NodeState) DeviceIndex(id string) int {
 	for i := range n.Devices {
 		if n.Devices[i].ID == id {
 			return i
@@ -210,7 +211,7 @@ func (n *NodeState) Assign(pod string, h Holding) error {
 	}
 	for _, c := range h.Allocation.Containers {
 		for _, d := range c.Devices {
-			i := n.index(d.ID)
+			i := n.DeviceIndex(d.ID)
 			if i < 0 {
 				return fmt.Errorf("node %q: pod %s holds unknown device %q", n.Name, pod, d.ID)
 			}
@@ -221,13 +222,13 @@ func (n *NodeState) Assign(pod string, h Holding) error {
 	}
 	units := h.Allocation.Units()
 	for id, u := range units {
-		i := n.index(id)
+		i := n.DeviceIndex(id)
 		if n.Devices[i].Used+u > device.UnitsPerDevice {
 			return &OvercommitError{Node: n.Name, Pod: pod, Device: id, Used: n.Devices[i].Used, Asked: u}
 		}
 	}
 	for id, u := range units {
-		d := &n.Devices[n.index(id)]
+		d := &n.Devices[n.DeviceIndex(id)]
 		d.Used += u
 		d.Holders++
 		if h.Workload != "" {
@@ -253,7 +254,7 @@ func (n *NodeState) Release(pod string) bool {
 		return false
 	}
 	for id, u := range h.Allocation.Units() {
-		if i := n.index(id); i >= 0 {
+		if i := n.DeviceIndex(id); i >= 0 {
 			d := &n.Devices[i]
 			d.Used -= u
 			d.Holders--
@@ -282,7 +283,7 @@ func (n *NodeState) takeHost(h Holding, sign int64) {
 // SetHealth marks a device healthy or not, keeping its holdings. It
 // reports false, changing nothing, for an unknown device or health.
 func (n *NodeState) SetHealth(id string, h device.Health) bool {
-	i := n.index(id)
+	i := n.DeviceIndex(id)
 	if i < 0 || (h != device.Healthy && h != device.Unhealthy) {
 		return false
 	}
