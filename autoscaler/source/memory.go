@@ -121,20 +121,17 @@ func (m *Memory) PodDisruptionBudgets(context.Context) ([]*policyv1.PodDisruptio
 
 // MarkToBeDeleted implements Source.
 func (m *Memory) MarkToBeDeleted(_ context.Context, name string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, ok := m.nodes[name]
-	if !ok {
-		return fmt.Errorf("node %q not found", name)
-	}
-	n = n.DeepCopy()
-	markNode(n)
-	m.nodes[name] = n
-	return nil
+	return m.editNode(name, markNode)
 }
 
 // UnmarkToBeDeleted implements Unmarker.
 func (m *Memory) UnmarkToBeDeleted(_ context.Context, name string) error {
+	return m.editNode(name, unmarkNode)
+}
+
+// editNode replaces the named node with an edited copy, so that objects
+// already handed out never change under their readers.
+func (m *Memory) editNode(name string, edit func(*corev1.Node)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n, ok := m.nodes[name]
@@ -142,7 +139,7 @@ func (m *Memory) UnmarkToBeDeleted(_ context.Context, name string) error {
 		return fmt.Errorf("node %q not found", name)
 	}
 	n = n.DeepCopy()
-	unmarkNode(n)
+	edit(n)
 	m.nodes[name] = n
 	return nil
 }
