@@ -21,4 +21,11 @@ import (
 	_ "k8s.io/kubernetes/pkg/kubelet/cm/devicemanager"
 	_ "pgregory.net/rapid"
 	_ "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	_ "github.com/google/go-containerregistry/pkg/v1/mutate"
+	_ "github.com/google/go-containerregistry/pkg/v1/tarball"
+	_ "k8s.io/dynamic-resource-allocation/kubeletplugin"
+	_ "k8s.io/dynamic-resource-allocation/resourceslice"
+	_ "k8s.io/kubernetes/pkg/kubelet/cm/dra"
+	_ "tags.cncf.io/container-device-interface/pkg/cdi"
+	_ "tags.cncf.io/container-device-interface/specs-go"
 )
