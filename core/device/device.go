@@ -60,6 +60,19 @@ type Device struct {
 	// LinkGroup names the set of devices with a fast interconnect (NVLink,
 	// HCCS) between them; empty when the device has no peers.
 	LinkGroup string `json:"linkGroup,omitempty"`
+	// Isolation is the isolation in force between the device's shares;
+	// empty means IsolationNone.
+	Isolation Isolation `json:"isolation,omitempty"`
+	// MIG describes the device when it is a MIG instance.
+	MIG *MIG `json:"mig,omitempty"`
+}
+
+// MIG describes a MIG instance published as a device.
+type MIG struct {
+	// Parent is the UUID of the GPU the instance is carved from.
+	Parent string `json:"parent"`
+	// Profile is the instance's profile, e.g. "1g.10gb".
+	Profile string `json:"profile"`
 }
 
 // modelPattern is a valid Kubernetes label value that is not empty: models
@@ -93,6 +106,12 @@ func (d Device) Validate() error {
 		return fmt.Errorf("device %q: unknown health %q (want %q or %q)", d.ID, d.Health, Healthy, Unhealthy)
 	case d.NUMANode < NoNUMA:
 		return fmt.Errorf("device %q: numaNode %d below %d", d.ID, d.NUMANode, NoNUMA)
+	case d.Isolation != "" && d.Isolation != IsolationNone && d.Isolation != IsolationMPS && d.Isolation != IsolationMIG:
+		return fmt.Errorf("device %q: unknown isolation %q (want %q, %q or %q)", d.ID, d.Isolation, IsolationNone, IsolationMPS, IsolationMIG)
+	case (d.Isolation == IsolationMIG) != (d.MIG != nil):
+		return fmt.Errorf("device %q: isolation %q needs mig details and mig details need isolation %q", d.ID, d.Level(), IsolationMIG)
+	case d.MIG != nil && (d.MIG.Parent == "" || d.MIG.Profile == ""):
+		return fmt.Errorf("device %q: a MIG instance needs its parent GPU and profile", d.ID)
 	}
 	return nil
 }
