@@ -5,12 +5,21 @@
 #   make test     build everything the tests need and run every test
 #   make verify   gofmt, go vet and the project's own import rules
 #   make bench    Go benchmarks (results are recorded in bench/README.md)
+#   make images   an OCI image archive per component in out/images (no
+#                 Docker engine, no registry pull)
 
 GO      ?= go
 BIN     := $(CURDIR)/bin
 export GOFLAGS ?= -buildvcs=false
 
 COMMANDS := $(notdir $(wildcard cmd/*))
+
+# VERSION is the release every binary reports (--version) and every image
+# is tagged with; the manifests and the chart reference the same tag.
+VERSION  ?= $(shell cat VERSION)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X github.com/gantry-dev/gantry/internal/version.version=$(VERSION) \
+            -X github.com/gantry-dev/gantry/internal/version.revision=$(REVISION)
 
 .PHONY: all build tools test unit integration verify bench demo clean FORCE
 
@@ -19,7 +28,7 @@ all: build
 build: $(addprefix $(BIN)/,$(COMMANDS))
 
 $(BIN)/%: FORCE
-	$(GO) build -o $@ ./cmd/$*
+	$(GO) build -ldflags '$(LDFLAGS)' -o $@ ./cmd/$*
 
 FORCE:
 

@@ -31,6 +31,7 @@ import (
 	"github.com/gantry-dev/gantry/autoscaler/leader"
 	"github.com/gantry-dev/gantry/autoscaler/source"
 	"github.com/gantry-dev/gantry/autoscaler/status"
+	"github.com/gantry-dev/gantry/internal/version"
 )
 
 func main() {
@@ -47,6 +48,7 @@ func main() {
 		schedConfig  = flag.String("scheduler-config", "", "gantry-scheduler's KubeSchedulerConfiguration, to simulate with its plugin arguments; the plugin's defaults when empty")
 		leaderElect  = flag.Bool("leader-elect", true, "run the loop only while holding a coordination.k8s.io Lease; exit when it is lost")
 		le           = leader.Config{}
+		showVersion  = flag.Bool("version", false, "print the version and exit")
 	)
 	flag.DurationVar(&le.LeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long non-leaders wait after the last renewal before taking the lease over")
 	flag.DurationVar(&le.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader retries renewing before it gives up leading")
@@ -54,6 +56,10 @@ func main() {
 	flag.StringVar(&le.Namespace, "leader-elect-resource-namespace", "kube-system", "namespace of the leader-election Lease")
 	flag.StringVar(&le.Name, "leader-elect-resource-name", "gantry-autoscaler", "name of the leader-election Lease")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.Line("gantry-autoscaler"))
+		return
+	}
 	var election *leader.Config
 	if *leaderElect {
 		election = &le

@@ -32,6 +32,7 @@ import (
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
 	"github.com/gantry-dev/gantry/deviceplugin/metrics"
 	"github.com/gantry-dev/gantry/deviceplugin/podresources"
+	"github.com/gantry-dev/gantry/internal/version"
 )
 
 type backendFlags struct {
@@ -102,7 +103,12 @@ func main() {
 	reconcileEvery := flag.Duration("reconcile-interval", 10*time.Second, "time between full passes recording allocations on pods")
 	heartbeat := flag.Duration("heartbeat", time.Minute, "how often the node's inventory is re-checked without a change")
 	metricsAddr := flag.String("metrics-bind-address", ":9466", "address serving /metrics and /healthz; none when empty")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.Line("gantry-device-plugin"))
+		return
+	}
 
 	if err := run(&b, *kubeconfig, *nodeName, *pluginDir, *prSocket, *steerPR, *reconcileEvery, *heartbeat, *metricsAddr); err != nil {
 		klog.ErrorS(err, "gantry-device-plugin failed")

@@ -4,7 +4,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
+
+	"github.com/spf13/cobra"
 
 	"k8s.io/component-base/cli"
 	_ "k8s.io/component-base/logs/json/register"
@@ -12,10 +15,20 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/version"
 	"k8s.io/kubernetes/cmd/kube-scheduler/app"
 
+	"github.com/gantry-dev/gantry/internal/version"
 	"github.com/gantry-dev/gantry/scheduler/deviceshare"
 )
 
 func main() {
 	command := app.NewSchedulerCommand(app.WithPlugin(deviceshare.Name, deviceshare.New))
+	// kube-scheduler's own --version prints component-base's version,
+	// which a module build leaves unset; report Gantry's build instead.
+	command.PreRunE = func(cmd *cobra.Command, _ []string) error {
+		if f := cmd.Flags().Lookup("version"); f != nil && f.Value.String() != "false" {
+			fmt.Fprintln(cmd.OutOrStdout(), version.Line("gantry-scheduler"))
+			os.Exit(0)
+		}
+		return nil
+	}
 	os.Exit(cli.Run(command))
 }

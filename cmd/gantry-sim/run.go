@@ -23,6 +23,7 @@ import (
 	asconfig "github.com/gantry-dev/gantry/autoscaler/apis/config"
 	asv1alpha1 "github.com/gantry-dev/gantry/autoscaler/apis/config/v1alpha1"
 	"github.com/gantry-dev/gantry/core/policy"
+	"github.com/gantry-dev/gantry/internal/version"
 	"github.com/gantry-dev/gantry/simulator/engine"
 	"github.com/gantry-dev/gantry/simulator/report"
 	"github.com/gantry-dev/gantry/simulator/trace"
@@ -67,7 +68,9 @@ func newRootCommand() *cobra.Command {
 		Long:          "gantry-sim replays GPU cluster traces (the Alibaba GPU trace v2023 \"openb\" CSVs, or Gantry's own trace format) through the real kube-scheduler framework with the GantryDeviceShare plugin, and writes reports comparable with the FGD paper (USENIX ATC '23).",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.Get().String(),
 	}
+	root.SetVersionTemplate("gantry-sim {{.Version}}\n")
 	root.AddCommand(newRunCommand())
 	return root
 }

@@ -14,11 +14,13 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gantry-dev/gantry/inspect"
+	"github.com/gantry-dev/gantry/internal/version"
 )
 
 func main() {
 	var kubeconfig string
-	root := &cobra.Command{Use: "kubectl-gantry", Short: "Inspect Gantry's per-device allocation"}
+	root := &cobra.Command{Use: "kubectl-gantry", Short: "Inspect Gantry's per-device allocation", Version: version.Get().String()}
+	root.SetVersionTemplate("kubectl-gantry {{.Version}}\n")
 	root.PersistentFlags().StringVar(&kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: $KUBECONFIG or ~/.kube/config)")
 	root.AddCommand(&cobra.Command{
 		Use:   "devices",
