@@ -55,11 +55,13 @@ func Devices(nodes []corev1.Node, pods []corev1.Pod) ([]DeviceRow, []Problem) {
 		if !ok || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		a, _, has, err := contract.AllocationOf(p)
+		// What counts is what the scheduler and the autoscaler count: a
+		// forged or stale record is reported, never shown as held.
+		a, _, has, err := contract.Authority{}.Counted(p)
 		if err != nil {
 			problems = append(problems, Problem{Object: "pod/" + p.Namespace + "/" + p.Name, Err: err})
 		}
-		if !has || a.Node != p.Spec.NodeName {
+		if !has {
 			continue
 		}
 		key := p.Namespace + "/" + p.Name

@@ -141,20 +141,25 @@ func (c *nodeCache) entry(ni fwk.NodeInfo) (*nodeEntry, error) {
 	return ne, nil
 }
 
-// build applies the allocation of every pod on the node: the node agent's
-// record first, then the scheduler's annotation, then a reservation of
-// this scheduler that is not on the pod yet.
+// build applies the allocation of every pod on the node that counts
+// (contract.Authority): the node agent's record first, then the scheduler's
+// annotation, then a reservation of this scheduler that is not on the pod
+// yet.
 func (c *nodeCache) build(node *corev1.Node, inv device.Inventory, pods []fwk.PodInfo) (*state.NodeState, []skippedPod) {
 	st := state.New(node.Name, node.Labels[corev1.LabelTopologyZone], inv)
 	var skipped []skippedPod
 	var confirmed []types.UID
+	authority := profiles.authority()
 	c.mu.RLock()
 	for _, pi := range pods {
 		pod := pi.GetPod()
 		if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		alloc, src, ok, err := contract.AllocationOf(pod)
+		// Only a record its writer had the authority for, on a pod bound
+		// here, that matches the pod's requests counts: a forged or stale
+		// one grants nothing and blocks nothing.
+		alloc, src, ok, err := authority.Counted(pod)
 		if err != nil {
 			skipped = append(skipped, skippedPod{pod: pod, err: err})
 		}

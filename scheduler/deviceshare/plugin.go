@@ -73,6 +73,9 @@ func NewWithArgs(ctx context.Context, args *config.DeviceShareArgs, h fwk.Handle
 	logger := klog.FromContext(ctx).WithValues("plugin", Name)
 	pl := &DeviceShare{handle: h, args: args, nodes: newNodeCache(), workload: newObservedWorkload(args.WorkloadCoveragePercent)}
 	pl.write = pl.patchPod
+	if h != nil {
+		profiles.add(h.ProfileName())
+	}
 	for _, o := range opts {
 		o(pl)
 	}

@@ -140,26 +140,33 @@ var allocations = struct {
 
 const maxCachedAllocations = 1 << 18
 
-// AllocationOf is contract.AllocationOf with decoded values cached. The
-// returned allocation is shared and must not be changed.
+// authority decides which records count, as the scheduler and inspect
+// decide; only the decoding is cached here.
+var authority = contract.Authority{Decode: decodeCached}
+
+// AllocationOf returns the allocation record of pod that counts
+// (contract.Authority: bound to the node it names, placed by Gantry or
+// recorded by the node agent, matching the pod's requests), with decoded
+// values cached. A forged or stale record counts as nothing. The returned
+// allocation is shared and must not be changed.
 func AllocationOf(pod *corev1.Pod) (contract.Allocation, bool) {
-	v, ok := pod.Annotations[contract.AnnotationAllocated]
-	if !ok {
-		if v, ok = pod.Annotations[contract.AnnotationAllocation]; !ok {
-			return contract.Allocation{}, false
-		}
+	a, _, ok, err := authority.Counted(pod)
+	if err != nil {
+		klog.V(4).InfoS("Pod carries an allocation record that does not count", "pod", klog.KObj(pod), "err", err)
 	}
+	return a, ok
+}
+
+func decodeCached(v string) (contract.Allocation, error) {
 	allocations.Lock()
 	a, hit := allocations.m[v]
 	allocations.Unlock()
 	if hit {
-		return a, true
+		return a, nil
 	}
-	// A malformed agent record falls back to the scheduler's intent, as the
-	// scheduler counts it.
-	a, _, ok, _ = contract.AllocationOf(pod)
-	if !ok {
-		return contract.Allocation{}, false
+	a, err := contract.DecodeAllocation(v)
+	if err != nil {
+		return contract.Allocation{}, err
 	}
 	allocations.Lock()
 	if len(allocations.m) >= maxCachedAllocations {
@@ -167,5 +174,5 @@ func AllocationOf(pod *corev1.Pod) (contract.Allocation, bool) {
 	}
 	allocations.m[v] = a
 	allocations.Unlock()
-	return a, true
+	return a, nil
 }
