@@ -1,0 +1,56 @@
+package config
+
+import "time"
+
+// DeviceListStrategy is how Allocate hands devices to a container.
+type DeviceListStrategy string
+
+const (
+	// StrategyCDI names CDI devices (the device-plugin API's CDIDevices);
+	// the runtime injects exactly those, whatever the pod's environment.
+	StrategyCDI DeviceListStrategy = "cdi"
+	// StrategyEnvVar lists devices in NVIDIA_VISIBLE_DEVICES (and the NPU
+	// runtimes' variables). Not tamper-proof: a pod that sets the variable
+	// itself gets what it names unless the NVIDIA toolkit is configured
+	// with accept-nvidia-visible-devices-envvar-when-unprivileged = false.
+	StrategyEnvVar DeviceListStrategy = "envvar"
+)
+
+// Strategies lists the valid strategies.
+var Strategies = []DeviceListStrategy{StrategyCDI, StrategyEnvVar}
+
+// DevicePluginConfiguration configures gantry-device-plugin.
+type DevicePluginConfiguration struct {
+	DeviceListStrategy DeviceListStrategy
+	CDI                CDI
+	MPS                MPS
+	// APITimeout bounds every call to the API server and to kubelet's
+	// PodResources API.
+	APITimeout time.Duration
+}
+
+// CDI configures the CDI specs the agent writes.
+type CDI struct {
+	// SpecDir is where Gantry's specs are written.
+	SpecDir string
+	// ToolkitSpecDirs are searched for the NVIDIA Container Toolkit's spec.
+	ToolkitSpecDirs []string
+}
+
+// MPS configures the CUDA MPS daemon the agent runs.
+type MPS struct {
+	// Enabled runs the daemon and isolates every shared (non-MIG) GPU with it.
+	Enabled bool
+	// ControlBinary is nvidia-cuda-mps-control (a name looked up in PATH,
+	// or a path).
+	ControlBinary string
+	// PipeDir, LogDir and ShmDir are the daemon's own directories.
+	PipeDir string
+	LogDir  string
+	ShmDir  string
+	// HealthInterval is how often the daemon is probed.
+	HealthInterval time.Duration
+	// RestartBackoff bounds the wait between restarts of a failed daemon.
+	RestartBackoffInitial time.Duration
+	RestartBackoffMax     time.Duration
+}

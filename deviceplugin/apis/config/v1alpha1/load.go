@@ -1,0 +1,60 @@
+package v1alpha1
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gantry-dev/gantry/deviceplugin/apis/config"
+	"github.com/gantry-dev/gantry/deviceplugin/apis/config/validation"
+)
+
+// Load decodes a YAML or JSON file strictly (unknown and duplicate fields
+// are errors), checks apiVersion and kind, defaults, converts and validates
+// it.
+func Load(data []byte) (*config.DevicePluginConfiguration, error) {
+	var v DevicePluginConfiguration
+	if err := yaml.UnmarshalStrict(data, &v); err != nil {
+		return nil, fmt.Errorf("decoding device plugin configuration: %w", err)
+	}
+	var errs field.ErrorList
+	if want := GroupName + "/" + Version; v.APIVersion != want {
+		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), v.APIVersion, []string{want}))
+	}
+	if v.Kind != Kind {
+		errs = append(errs, field.NotSupported(field.NewPath("kind"), v.Kind, []string{Kind}))
+	}
+	if len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	return Default(&v)
+}
+
+// Default defaults, converts and validates v; the agent uses it with an
+// empty configuration when no file is given.
+func Default(v *DevicePluginConfiguration) (*config.DevicePluginConfiguration, error) {
+	SetDefaults_DevicePluginConfiguration(v)
+	c := Convert(v)
+	if errs := validation.ValidateDevicePluginConfiguration(c); len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	return c, nil
+}
+
+// Convert turns a defaulted v1alpha1 configuration into the internal one.
+func Convert(v *DevicePluginConfiguration) *config.DevicePluginConfiguration {
+	m := v.MPS
+	return &config.DevicePluginConfiguration{
+		DeviceListStrategy: config.DeviceListStrategy(*v.DeviceListStrategy),
+		CDI:                config.CDI{SpecDir: *v.CDI.SpecDir, ToolkitSpecDirs: append([]string(nil), v.CDI.ToolkitSpecDirs...)},
+		MPS: config.MPS{
+			Enabled: *m.Enabled, ControlBinary: *m.ControlBinary,
+			PipeDir: *m.PipeDir, LogDir: *m.LogDir, ShmDir: *m.ShmDir,
+			HealthInterval:        m.HealthInterval.Duration,
+			RestartBackoffInitial: m.RestartBackoff.Initial.Duration,
+			RestartBackoffMax:     m.RestartBackoff.Max.Duration,
+		},
+		APITimeout: v.APITimeout.Duration,
+	}
+}
