@@ -21,7 +21,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X github.com/gantry-dev/gantry/internal/version.version=$(VERSION) \
             -X github.com/gantry-dev/gantry/internal/version.revision=$(REVISION)
 
-.PHONY: all build tools test unit integration verify bench demo clean FORCE
+.PHONY: all build tools test unit integration verify bench demo images clean FORCE
 
 all: build
 
@@ -63,6 +63,23 @@ bench: build tools
 	$(GO) test -run '^$$' -bench RunOnce -benchtime 5x ./autoscaler/core/
 	$(GO) test -run '^$$' -bench . -benchmem ./deviceplugin/server/ ./core/policy/
 	$(GO) test -run '^$$' -bench SchedulerThroughput -benchtime 1x ./test/integration/
+
+# Images: static binaries (CGO_ENABLED=0) on an empty base; the agent
+# (cgo: go-nvml) on glibc assembled from Debian packages. See build/image.
+IMAGE_DIR  ?= $(CURDIR)/out/images
+IMAGE_REPO ?= ghcr.io/gantry-dev
+IMAGES     := $(filter gantry-scheduler gantry-autoscaler gantry-webhook gantry-sim gantry-device-plugin,$(COMMANDS))
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+images:
+	@mkdir -p $(IMAGE_DIR)/bin
+	for c in $(filter-out gantry-device-plugin,$(IMAGES)); do \
+		CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(IMAGE_DIR)/bin/$$c ./cmd/$$c || exit 1; done
+	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(IMAGE_DIR)/bin/gantry-device-plugin ./cmd/gantry-device-plugin
+	hack/agent-base.sh $(IMAGE_DIR)/agent-base
+	$(GO) run ./hack/build-images --bin $(IMAGE_DIR)/bin --out $(IMAGE_DIR) --repo $(IMAGE_REPO) \
+		--version $(VERSION) --revision $(REVISION) --source-date-epoch $(SOURCE_DATE_EPOCH) \
+		--glibc-base $(IMAGE_DIR)/agent-base/rootfs $(IMAGES)
 
 demo: $(BIN)/gantry-sim
 	$(BIN)/gantry-sim run --out out/demo
