@@ -127,6 +127,9 @@ func TestInflationDeterministic(t *testing.T) {
 	last := a.Samples[len(a.Samples)-1]
 	assert.LessOrEqual(t, float64(last.ArrivedMilli), 1.3*float64(a.CapacityMilli)+1000)
 	assert.False(t, math.IsNaN(a.Headline()))
+	// The bound covers the same pods and no policy passes it.
+	assert.GreaterOrEqual(t, a.Bound.Percent(), a.Headline())
+	assert.Equal(t, a.CapacityMilli, a.Bound.CapacityMilli)
 }
 
 // TestLimitOnlyPodsPlaceAsFullPods checks that leaving the gpu-percent copy

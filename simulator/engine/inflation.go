@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gantry-dev/gantry/core/policy"
+	"github.com/gantry-dev/gantry/simulator/bound"
 	"github.com/gantry-dev/gantry/simulator/trace"
 	"github.com/gantry-dev/gantry/simulator/workload"
 )
@@ -78,7 +79,10 @@ type InflationResult struct {
 	Samples        []Sample
 	Placements     []Placement
 	Curve          []CurvePoint
-	Wall           time.Duration
+	// Bound is an upper limit on the headline that no placement policy can
+	// pass on this run's pods (simulator/bound).
+	Bound bound.Result
+	Wall  time.Duration
 }
 
 // Headline is the binned milli-GPU allocation (percent) at the inflation
@@ -143,7 +147,11 @@ func RunInflation(ctx context.Context, cfg Config) (*InflationResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &InflationResult{
+	limit, err := bound.Inflation(t, pods, cfg.ratio())
+	if err != nil {
+		return nil, err
+	}
+	res := &InflationResult{Bound: limit,
 		Policy: cfg.Policy, Seed: cfg.Seed, Ratio: cfg.ratio(), Nodes: len(t.Nodes),
 		CapacityMilli: capacity, GPUs: gpus, Submitted: len(pods),
 		Samples:    make([]Sample, 0, len(pods)),

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gantry-dev/gantry/simulator/bound"
 	"github.com/gantry-dev/gantry/simulator/engine"
 )
 
@@ -17,6 +18,7 @@ func results() []*engine.InflationResult {
 	mk := func(p string, seed int64, alloc int64) *engine.InflationResult {
 		r := &engine.InflationResult{Policy: engineType(p), Seed: seed, Ratio: 1.3, CapacityMilli: 1000, AllocatedMilli: alloc,
 			GPUs: 4, GPUsUsed: 3, Submitted: 3, Failed: 1, Wall: 1500 * time.Millisecond,
+			Bound:      bound.Result{Milli: 981, CapacityMilli: 1000},
 			Placements: []engine.Placement{{Pod: "a", Node: "n1", Devices: []int{0, 2}, Model: "T4", Time: 0}, {Pod: "b", Time: 1}}}
 		r.Samples = []engine.Sample{{ArrivedMilli: 1290, AllocatedMilli: alloc - 10}, {ArrivedMilli: 1300, AllocatedMilli: alloc}}
 		r.Curve = engine.BinCurve(r.Samples, r.CapacityMilli)
@@ -33,13 +35,14 @@ func TestRowsAndTables(t *testing.T) {
 	assert.Equal(t, 94.0, rows[1].AllocationAtTarget) // bin 130: 940 / 1000
 	assert.Equal(t, 6.0, rows[1].Unallocated)
 	assert.Equal(t, 75.0, rows[1].GPUsUsed)
+	assert.Equal(t, 98.1, rows[1].Bound)
 	assert.Nil(t, rows[0].WallSeconds)
 
 	var csv, md bytes.Buffer
 	require.NoError(t, WriteSummaryCSV(&csv, rows))
-	assert.Contains(t, csv.String(), "FGD,1,94.00,94.00,6.00,75.00,3,1,\n")
+	assert.Contains(t, csv.String(), "FGD,1,94.00,94.00,6.00,98.10,75.00,3,1,\n")
 	require.NoError(t, WriteSummaryMarkdown(&md, rows))
-	assert.Contains(t, md.String(), "| FGD | 2 | 95.00 % | 5.00 % |")
+	assert.Contains(t, md.String(), "| FGD | 2 | 95.00 % | 5.00 % | 98.10 % |")
 
 	var pl bytes.Buffer
 	require.NoError(t, WritePlacementsCSV(&pl, results()[0].Placements))

@@ -87,7 +87,7 @@ func writeInflationMarkdown(w io.Writer, meta Meta, rows []Row) error {
 	if err := WriteSummaryMarkdown(&b, rows); err != nil {
 		return err
 	}
-	b.WriteString("\nAllocation at 130 % is the paper's Fig. 9a point: arrived demand binned to integer percent (half to even), mean milli-GPU allocation over the bin. Final allocation is the allocation after the last pod.\n\n")
+	b.WriteString("\nAllocation at 130 % is the paper's Fig. 9a point: arrived demand binned to integer percent (half to even), mean milli-GPU allocation over the bin. Final allocation is the allocation after the last pod. The upper bound is the most milli-GPU any placement policy could have allocated at that point on the same pods: a linear relaxation of packing them onto the nodes (CPU, memory, GPU, cards and node-level cuts), certified by its dual (simulator/bound); the gap between a policy and the bound is the headroom a better policy could at most win, not a target every policy can reach.\n\n")
 	b.WriteString("## Reference simulator (fgd-anchor §6: openb default trace, seed 42, 2-core machine)\n\n")
 	b.WriteString("| policy | milli-GPU allocated at end | GPUs with any allocation | tasks failed | wall time |\n| --- | --- | --- | --- | --- |\n")
 	for _, r := range References {
