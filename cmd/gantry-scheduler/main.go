@@ -1,6 +1,7 @@
 // Command gantry-scheduler is kube-scheduler with the GantryDeviceShare
-// plugin compiled in. Run it with a KubeSchedulerConfiguration whose profile
-// is named gantry-scheduler (see manifests/scheduler).
+// plugin and, for DRA mode, the GantryDRA plugin compiled in. Run it with a
+// KubeSchedulerConfiguration whose profile is named gantry-scheduler (see
+// manifests/scheduler; manifests/dra for DRA mode).
 package main
 
 import (
@@ -17,10 +18,14 @@ import (
 
 	"github.com/gantry-dev/gantry/internal/version"
 	"github.com/gantry-dev/gantry/scheduler/deviceshare"
+	"github.com/gantry-dev/gantry/scheduler/dra"
 )
 
 func main() {
-	command := app.NewSchedulerCommand(app.WithPlugin(deviceshare.Name, deviceshare.New))
+	command := app.NewSchedulerCommand(
+		app.WithPlugin(deviceshare.Name, deviceshare.New),
+		app.WithPlugin(dra.Name, dra.New),
+	)
 	// kube-scheduler's own --version prints component-base's version,
 	// which a module build leaves unset; report Gantry's build instead.
 	command.PreRunE = func(cmd *cobra.Command, _ []string) error {
