@@ -30,7 +30,7 @@ import (
 )
 
 const (
-	defaultPolicies = "FGD,FGDPlus,BestFit,GPUPacking,GPUClustering,DotProduct,Random"
+	defaultPolicies = "FGD,BestFit,GPUPacking,GPUClustering,DotProduct,Random"
 	// shippedTrace is where the Alibaba trace copy lives in the repository.
 	shippedTrace = "simulator/trace/testdata/alibaba-gpu-v2023"
 )

@@ -10,17 +10,19 @@ import (
 	"github.com/gantry-dev/gantry/core/state"
 )
 
-// fgd is Fragmentation Gradient Descent: place the request where the
-// node's expected fragmentation against the workload grows least. The
-// score is floor(100·sigmoid(-Δ/1000)) with Δ in milli-device units, so it
-// is comparable with the paper's; on a node, a share goes to the lowest-index
-// device with the best score, and whole devices to the lowest free indices.
+// fgd is Fragmentation Gradient Descent (Weng et al., USENIX ATC '23): place
+// the request where the node's expected fragmentation against the workload
+// grows least. The score is floor(100·sigmoid(-Δ/1000)) with Δ the change of
+// F_n(M) in milli-device units, as the paper's simulator computes it.
+//
+// Every request is scored by its effect, a pod that asks for no device
+// included: its host CPU can leave the node unable to host device shapes
+// that need that CPU, which the definition counts (only c_n changes; the
+// reference simulator gives the top score only to a pod that requests
+// nothing at all). On a node, a share goes to the lowest-index device with
+// the best score; whole devices go to the lowest free indices.
 type fgd struct {
 	w Workload
-	// hostAware scores pods that ask for no device by what their CPU does
-	// to the fragmentation of the shapes that do (FGDPlus). FGD, like the
-	// paper's simulator, gives such pods the same score everywhere.
-	hostAware bool
 }
 
 func newFGD(o Options) (Strategy, error) {
@@ -33,9 +35,6 @@ func newFGD(o Options) (Strategy, error) {
 func (fgd) Normalization() Normalization { return Clamp }
 
 func (f fgd) Score(n *state.NodeState, req *share.Request) (contract.Allocation, int64, bool) {
-	if req.Empty() && !f.hostAware {
-		return contract.Allocation{Node: n.Name}, fgdScore(0), true
-	}
 	before := NodeFragmentation(n, f.w)
 	cpuAfter := n.CPUFreeMilli
 	if cpuAfter != state.Unlimited {

@@ -24,8 +24,6 @@ const (
 	GPUPacking    Type = "GPUPacking"
 	GPUClustering Type = "GPUClustering"
 	Random        Type = "Random"
-	// FGDPlus is Gantry's own refinement of FGD; see fgdplus.go.
-	FGDPlus Type = "FGDPlus"
 )
 
 // Normalization says how raw scores become 0..MaxScore across nodes.
@@ -37,6 +35,10 @@ const (
 	// MinMax: the lowest raw score among feasible nodes maps to 0, the
 	// highest to MaxScore.
 	MinMax
+	// Pick: the node with the highest raw score gets MaxScore and every
+	// other node 0 (the first of equal highest ones wins), so exactly one
+	// node is chosen; raw scores may span all of int64.
+	Pick
 )
 
 // Strategy scores a node for a request and picks the devices it would take.
@@ -63,7 +65,6 @@ var constructors = map[Type]func(Options) (Strategy, error){
 	Binpack:       func(Options) (Strategy, error) { return binpack{}, nil },
 	Spread:        func(Options) (Strategy, error) { return spread{}, nil },
 	FGD:           newFGD,
-	FGDPlus:       newFGDPlus,
 	BestFit:       func(Options) (Strategy, error) { return bestFit{}, nil },
 	DotProduct:    func(Options) (Strategy, error) { return dotProduct{}, nil },
 	GPUPacking:    func(Options) (Strategy, error) { return gpuPacking{}, nil },
@@ -91,11 +92,24 @@ func Types() []Type {
 }
 
 // NeedsWorkload reports whether t measures against a workload distribution.
-func NeedsWorkload(t Type) bool { return t == FGD || t == FGDPlus }
+func NeedsWorkload(t Type) bool { return t == FGD }
 
 // Normalize maps raw scores in place onto 0..MaxScore as s asks.
 func Normalize(s Strategy, scores []int64) {
 	switch s.Normalization() {
+	case Pick:
+		best := -1
+		for i, v := range scores {
+			if best < 0 || v > scores[best] {
+				best = i
+			}
+		}
+		for i := range scores {
+			scores[i] = 0
+		}
+		if best >= 0 {
+			scores[best] = MaxScore
+		}
 	case MinMax:
 		if len(scores) == 0 {
 			return

@@ -34,6 +34,7 @@ func TestNew(t *testing.T) {
 func TestNormalize(t *testing.T) {
 	minMax := mustNew(t, policy.BestFit, policy.Options{})
 	clamp := mustNew(t, policy.Binpack, policy.Options{})
+	pickOne := mustNew(t, policy.Random, policy.Options{})
 	tests := []struct {
 		name string
 		s    policy.Strategy
@@ -45,6 +46,9 @@ func TestNormalize(t *testing.T) {
 		{name: "min-max all equal", s: minMax, in: []int64{7, 7}, want: []int64{100, 100}},
 		{name: "min-max one", s: minMax, in: []int64{-3}, want: []int64{100}},
 		{name: "min-max none", s: minMax, in: []int64{}, want: []int64{}},
+		{name: "pick", s: pickOne, in: []int64{5, 1 << 62, -3, 1<<62 - 1}, want: []int64{0, 100, 0, 0}},
+		{name: "pick first of equals", s: pickOne, in: []int64{7, 9, 9}, want: []int64{0, 100, 0}},
+		{name: "pick none", s: pickOne, in: []int64{}, want: []int64{}},
 		{name: "clamp", s: clamp, in: []int64{-5, 0, 50, 100, 150}, want: []int64{0, 0, 50, 100, 100}},
 	}
 	for _, tt := range tests {

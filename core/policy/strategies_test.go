@@ -1,11 +1,13 @@
 package policy_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/coretest"
 	"github.com/gantry-dev/gantry/core/device"
 	"github.com/gantry-dev/gantry/core/policy"
@@ -79,10 +81,12 @@ func TestFGD(t *testing.T) {
 		{name: "two whole GPUs", node: gpuNode("n4", 80, 0, 0, 0), req: gpus(2, 100, 1000), wantScore: 59, wantDevs: [][]int{{1, 2}}},
 		// Untracked CPU and no device: nothing changes, Δ = 0.
 		{name: "CPU-only task, untracked CPU", node: gpuNode("n1", 0, 0), req: cpuOnly(1000), wantScore: 50, wantDevs: nil},
-		// 1.5 cores left, 0.5 after: no shape would fit any more (F from 40
-		// to 200), but FGD, like the paper's simulator, scores a pod without
-		// devices alike everywhere (FGDPlus does not; see fgdplus tests).
-		{name: "CPU-only task that strands the GPUs", node: gpuNode("n1", 0, 0).WithHost(32000, 1500, 1<<20), req: cpuOnly(1000), wantScore: 50, wantDevs: nil},
+		// 1.5 cores left, 0.5 after: no shape fits any more, F goes from
+		// 40 to 200 (Δ = 160 units = 1600 milli):
+		// floor(100/(1+e^1.6)) = floor(16.80) = 16.
+		{name: "CPU-only task that strands the GPUs", node: gpuNode("n1", 0, 0).WithHost(32000, 1500, 1<<20), req: cpuOnly(1000), wantScore: 16, wantDevs: nil},
+		// 32 cores left, 31 after: every shape still fits, Δ = 0.
+		{name: "CPU-only task with room to spare", node: gpuNode("n1", 0, 0).WithHost(32000, 32000, 1<<20), req: cpuOnly(1000), wantScore: 50, wantDevs: nil},
 	})
 }
 
@@ -171,45 +175,94 @@ func TestGPUClustering(t *testing.T) {
 	})
 }
 
+// pick runs s on every node and returns the one the scheduler would choose:
+// the node Normalize gives MaxScore (the first, on a tie).
+func pick(t *testing.T, s policy.Strategy, nodes []*state.NodeState, req *share.Request) (string, contract.Allocation) {
+	t.Helper()
+	scores := make([]int64, len(nodes))
+	allocs := make([]contract.Allocation, len(nodes))
+	for i, n := range nodes {
+		a, score, ok := s.Score(n, req)
+		require.True(t, ok)
+		scores[i], allocs[i] = score, a
+	}
+	policy.Normalize(s, scores)
+	best := 0
+	for i, v := range scores {
+		if v > scores[best] {
+			best = i
+		}
+	}
+	require.Equal(t, int64(policy.MaxScore), scores[best])
+	return nodes[best].Name, allocs[best]
+}
+
 func TestRandom(t *testing.T) {
 	nodes := []*state.NodeState{gpuNode("a", 0, 0), gpuNode("b", 0, 0), gpuNode("c", 0, 0), gpuNode("d", 0, 0)}
 	s := mustNew(t, policy.Random, policy.Options{Seed: 42})
 	again := mustNew(t, policy.Random, policy.Options{Seed: 42})
 	other := mustNew(t, policy.Random, policy.Options{Seed: 7})
+	assert.Equal(t, policy.Pick, s.Normalization())
 
 	wins := map[string]int{}
 	devs := map[int]int{}
-	differs := false
+	differs := 0
 	for i := 0; i < 2000; i++ {
 		req := gpus(1, 30, 0)
-		req.Pod = "default/p-" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676))
-		best, bestScore := "", int64(-1)
-		for _, n := range nodes {
-			alloc, score, ok := s.Score(n, req)
-			require.True(t, ok)
-			require.GreaterOrEqual(t, score, int64(0))
-			require.LessOrEqual(t, score, int64(policy.MaxScore))
-			a2, s2, _ := again.Score(n, req)
-			require.Equal(t, score, s2, "the same seed gives the same score")
-			require.Equal(t, alloc, a2, "the same seed gives the same device")
-			if _, s3, _ := other.Score(n, req); s3 != score {
-				differs = true
-			}
-			if score > bestScore {
-				best, bestScore = n.Name, score
-			}
-			devs[alloc.Containers[0].Devices[0].Index]++
+		req.Pod = fmt.Sprintf("default/p-%d", i)
+		best, alloc := pick(t, s, nodes, req)
+		best2, alloc2 := pick(t, again, nodes, req)
+		require.Equal(t, best, best2, "the same seed picks the same node")
+		require.Equal(t, alloc, alloc2, "the same seed picks the same device")
+		if best3, _ := pick(t, other, nodes, req); best3 != best {
+			differs++
 		}
 		wins[best]++
+		devs[alloc.Containers[0].Devices[0].Index]++
 	}
-	assert.True(t, differs, "another seed gives other scores")
+	// Another seed agrees by chance on a quarter of the pods.
+	assert.InDelta(t, 1500, differs, 100, "another seed picks another node for %d of 2000", differs)
 	for _, n := range nodes {
-		// Uniform is 500 each (σ ≈ 19). FNV-1a without a finaliser gave
-		// 327/590/773/310 here: nodes differing in one last byte correlate.
+		// Uniform is 500 each (σ ≈ 19).
 		assert.InDelta(t, 500, wins[n.Name], 80, "node %s wins %d of 2000", n.Name, wins[n.Name])
 	}
-	assert.InDelta(t, 4000, devs[0], 300)
-	assert.InDelta(t, 4000, devs[1], 300)
+	// The winner's share goes to either GPU alike (uniform: 1000 each).
+	assert.InDelta(t, 1000, devs[0], 130)
+	assert.InDelta(t, 1000, devs[1], 130)
+}
+
+// Random draws uniformly among all feasible nodes, not among the few with
+// the top of a coarse score: on 1,000 identical nodes, 1,000 pods land on
+// about 1000·(1-1/e) ≈ 632 distinct nodes (σ ≈ 9); the hash-mod-101 score
+// that tied about ten nodes at 100 and let the first win put them on a
+// few hundred.
+func TestRandomIsUniformOverManyNodes(t *testing.T) {
+	nodes := make([]*state.NodeState, 1000)
+	for i := range nodes {
+		nodes[i] = gpuNode(fmt.Sprintf("node-%04d", i), 0)
+	}
+	s := mustNew(t, policy.Random, policy.Options{Seed: 42})
+	used := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		req := gpus(1, 10, 0)
+		req.Pod = fmt.Sprintf("default/openb-pod-%04d", i)
+		name, _ := pick(t, s, nodes, req)
+		used[name] = true
+	}
+	assert.InDelta(t, 632, len(used), 45)
+}
+
+// Whole GPUs go to the lowest free indices, as the reference's exclusive
+// allocation gives them.
+func TestRandomWholeGPUsTakeTheLowestFreeIndices(t *testing.T) {
+	s := mustNew(t, policy.Random, policy.Options{Seed: 42})
+	for i := 0; i < 20; i++ {
+		req := gpus(2, 100, 0)
+		req.Pod = fmt.Sprintf("default/p-%d", i)
+		a, _, ok := s.Score(gpuNode("n", 30, 0, 0, 0), req)
+		require.True(t, ok)
+		assert.Equal(t, [][]int{{1, 2}}, indices(a))
+	}
 }
 
 func TestEveryStrategyRejectsWhatDoesNotFit(t *testing.T) {

@@ -533,6 +533,9 @@ func TestValuesSchema(t *testing.T) {
 			[]string{"zoneSpreadWieght"}},
 		{"bad policy", map[string]any{"scheduler": map[string]any{"policy": "fgd"}},
 			[]string{"/scheduler/policy", "FGD"}},
+		// FGDPlus was FGD's own definition under another name; it is gone.
+		{"removed policy FGDPlus", map[string]any{"scheduler": map[string]any{"policy": "FGDPlus"}},
+			[]string{"/scheduler/policy"}},
 		{"zone spread out of range", map[string]any{"scheduler": map[string]any{"zoneSpreadWeight": 150}},
 			[]string{"/scheduler/zoneSpreadWeight", "100"}},
 		{"bad writeAllocation", map[string]any{"scheduler": map[string]any{"writeAllocation": "bind"}},
@@ -559,7 +562,7 @@ func TestValuesSchema(t *testing.T) {
 		})
 	}
 	// Good values pass the same validation.
-	if _, err := render(t, c, map[string]any{"scheduler": map[string]any{"policy": "FGDPlus", "zoneSpreadWeight": 0}}); err != nil {
+	if _, err := render(t, c, map[string]any{"scheduler": map[string]any{"policy": "GPUPacking", "zoneSpreadWeight": 0}}); err != nil {
 		t.Errorf("valid values rejected: %v", err)
 	}
 }
