@@ -41,6 +41,9 @@ const (
 	DRAAttrNUMANode  resourceapi.QualifiedName = "numaNode"
 	DRAAttrLinkGroup resourceapi.QualifiedName = "linkGroup"
 	DRAAttrIsolation resourceapi.QualifiedName = "isolation"
+	// DRAAttrMIGParent and DRAAttrMIGProfile describe a MIG instance.
+	DRAAttrMIGParent  resourceapi.QualifiedName = "migParent"
+	DRAAttrMIGProfile resourceapi.QualifiedName = "migProfile"
 )
 
 // DRATaintUnhealthy is the device taint the agent sets on a card that has
@@ -58,8 +61,9 @@ func DRADeviceName(d device.Device) string { return fmt.Sprintf("%s-%d", d.Kind,
 // DRADevice returns d as its agent publishes it in DRA mode: consumable by
 // many claims at once, with 100 percent (each claim 1..100 in steps of 1,
 // 100 when it asks none) and its memory, attributes for model, UUID, NUMA
-// node, link group and isolation, and a NoSchedule taint when unhealthy.
-func DRADevice(d device.Device, isolation string) resourceapi.Device {
+// node, link group, isolation (and MIG instance), and a NoSchedule taint
+// when unhealthy.
+func DRADevice(d device.Device) resourceapi.Device {
 	str := func(s string) resourceapi.DeviceAttribute { return resourceapi.DeviceAttribute{StringValue: ptr.To(s)} }
 	attrs := map[resourceapi.QualifiedName]resourceapi.DeviceAttribute{
 		DRAAttrKind:     str(string(d.Kind)),
@@ -74,8 +78,10 @@ func DRADevice(d device.Device, isolation string) resourceapi.Device {
 	if d.LinkGroup != "" {
 		attrs[DRAAttrLinkGroup] = str(d.LinkGroup)
 	}
-	if isolation != "" {
-		attrs[DRAAttrIsolation] = str(isolation)
+	attrs[DRAAttrIsolation] = str(string(d.Level()))
+	if d.MIG != nil {
+		attrs[DRAAttrMIGParent] = str(d.MIG.Parent)
+		attrs[DRAAttrMIGProfile] = str(d.MIG.Profile)
 	}
 	out := resourceapi.Device{
 		Name:                     DRADeviceName(d),
@@ -157,6 +163,13 @@ func DeviceFromDRA(rd resourceapi.Device) (device.Device, error) {
 	d.LinkGroup, _ = str(DRAAttrLinkGroup)
 	if numa, ok := integer(DRAAttrNUMANode); ok {
 		d.NUMANode = int(numa)
+	}
+	if iso, ok := str(DRAAttrIsolation); ok && iso != string(device.IsolationNone) {
+		d.Isolation = device.Isolation(iso)
+	}
+	if parent, ok := str(DRAAttrMIGParent); ok {
+		profile, _ := str(DRAAttrMIGProfile)
+		d.MIG = &device.MIG{Parent: parent, Profile: profile}
 	}
 	if !ptr.Deref(rd.AllowMultipleAllocations, false) {
 		return bad("allowMultipleAllocations is not true, so it cannot hold shares")

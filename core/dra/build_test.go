@@ -34,7 +34,7 @@ func viewOf(n *dra.Node) view {
 }
 
 func TestBuild(t *testing.T) {
-	noUUID := contract.DRADevice(device.Device{ID: "x", Index: 5, Kind: device.GPU, Model: "A100", Health: device.Healthy}, "none")
+	noUUID := contract.DRADevice(device.Device{ID: "x", Index: 5, Kind: device.GPU, Model: "A100", Health: device.Healthy})
 	delete(noUUID.Attributes, contract.DRAAttrUUID)
 	noUUID.Name = "gpu-5"
 	sick := device.Device{ID: "sick", Index: 1, Kind: device.GPU, Model: "A100", MemoryMiB: 1024, Health: device.Unhealthy, NUMANode: 0}
@@ -145,13 +145,17 @@ func TestBuild(t *testing.T) {
 
 func TestBuildMatchesInventory(t *testing.T) {
 	// A card read back from its slice is the card the agent published.
-	d := device.Device{ID: "GPU-1234", Index: 3, Kind: device.NPU, Vendor: "huawei", Model: "Ascend910B", MemoryMiB: 64 << 10, Health: device.Healthy, NUMANode: 1, LinkGroup: "hccs-0"}
-	c := dra.Build([]*resourceapi.ResourceSlice{dratest.MakeSlice("n1").Device(d).Obj()}, nil)
+	d := device.Device{ID: "GPU-1234", Index: 3, Kind: device.NPU, Vendor: "huawei", Model: "Ascend910B", MemoryMiB: 64 << 10, Health: device.Healthy, NUMANode: 1, LinkGroup: "hccs-0", Isolation: device.IsolationMPS}
+	mig := device.Device{ID: "MIG-1", Index: 4, Kind: device.GPU, Vendor: "nvidia", Model: "A100-1g.10gb", MemoryMiB: 10 << 10, Health: device.Healthy, NUMANode: 0,
+		Isolation: device.IsolationMIG, MIG: &device.MIG{Parent: "GPU-9", Profile: "1g.10gb"}}
+	c := dra.Build([]*resourceapi.ResourceSlice{dratest.MakeSlice("n1").Device(d).Device(mig).Obj()}, nil)
 	require.Empty(t, c.Problems)
 	n := c.Nodes["n1"]
-	require.Len(t, n.State.Devices, 1)
-	if diff := cmp.Diff(d, n.State.Devices[0].Device); diff != "" {
-		t.Errorf("device (-published +read):\n%s", diff)
+	require.Len(t, n.State.Devices, 2)
+	for i, want := range []device.Device{d, mig} {
+		if diff := cmp.Diff(want, n.State.Devices[i].Device); diff != "" {
+			t.Errorf("device (-published +read):\n%s", diff)
+		}
 	}
 	require.Equal(t, "npu-3", n.DeviceName(0))
 	require.Equal(t, 0, n.DeviceIndex("npu-3"))
@@ -160,7 +164,7 @@ func TestBuildMatchesInventory(t *testing.T) {
 
 func TestDeviceFromDRAErrors(t *testing.T) {
 	base := func() resourceapi.Device {
-		return contract.DRADevice(device.Device{ID: "u", Index: 0, Kind: device.GPU, Model: "A100", Health: device.Healthy}, "")
+		return contract.DRADevice(device.Device{ID: "u", Index: 0, Kind: device.GPU, Model: "A100", Health: device.Healthy})
 	}
 	tests := []struct {
 		name   string
@@ -193,7 +197,7 @@ func TestDeviceFromDRAErrors(t *testing.T) {
 }
 
 func TestQualifiedAttributesAreRead(t *testing.T) {
-	d := contract.DRADevice(device.Device{ID: "u", Index: 0, Kind: device.GPU, Model: "A100", Health: device.Healthy}, "")
+	d := contract.DRADevice(device.Device{ID: "u", Index: 0, Kind: device.GPU, Model: "A100", Health: device.Healthy})
 	m := d.Attributes[contract.DRAAttrModel]
 	delete(d.Attributes, contract.DRAAttrModel)
 	d.Attributes[contract.DRADriver+"/model"] = m

@@ -68,7 +68,7 @@ func (w *SliceWrapper) GPUs(model string, count int, memMiB int64) *SliceWrapper
 
 // Device appends d as the agent publishes it.
 func (w *SliceWrapper) Device(d device.Device) *SliceWrapper {
-	w.slice.Spec.Devices = append(w.slice.Spec.Devices, contract.DRADevice(d, "none"))
+	w.slice.Spec.Devices = append(w.slice.Spec.Devices, contract.DRADevice(d))
 	return w
 }
 
