@@ -23,12 +23,16 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	k8smetrics "k8s.io/component-base/metrics"
 	"k8s.io/klog/v2"
 	pluginapi "k8s.io/kubelet/pkg/apis/deviceplugin/v1beta1"
 
 	"github.com/gantry-dev/gantry/deviceplugin/agent"
+	"github.com/gantry-dev/gantry/deviceplugin/apis/config"
+	"github.com/gantry-dev/gantry/deviceplugin/apis/config/v1alpha1"
+	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
 	"github.com/gantry-dev/gantry/deviceplugin/metrics"
 	"github.com/gantry-dev/gantry/deviceplugin/podresources"
@@ -104,19 +108,37 @@ func main() {
 	heartbeat := flag.Duration("heartbeat", time.Minute, "how often the node's inventory is re-checked without a change")
 	metricsAddr := flag.String("metrics-bind-address", ":9466", "address serving /metrics and /healthz; none when empty")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	configFile := flag.String("config", "", "DevicePluginConfiguration file (gantry.dev/v1alpha1); defaults when empty")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println(version.Line("gantry-device-plugin"))
 		return
 	}
 
-	if err := run(&b, *kubeconfig, *nodeName, *pluginDir, *prSocket, *steerPR, *reconcileEvery, *heartbeat, *metricsAddr); err != nil {
+	conf, err := loadConfig(*configFile)
+	if err != nil {
+		klog.ErrorS(err, "gantry-device-plugin: bad configuration", "file", *configFile)
+		os.Exit(1)
+	}
+	if err := run(&b, conf, *kubeconfig, *nodeName, *pluginDir, *prSocket, *steerPR, *reconcileEvery, *heartbeat, *metricsAddr); err != nil {
 		klog.ErrorS(err, "gantry-device-plugin failed")
 		os.Exit(1)
 	}
 }
 
-func run(b *backendFlags, kubeconfig, node, pluginDir, prSocket string, steerPR bool, reconcileEvery, heartbeat time.Duration, metricsAddr string) error {
+// loadConfig reads the configuration file, or defaults without one.
+func loadConfig(file string) (*config.DevicePluginConfiguration, error) {
+	if file == "" {
+		return v1alpha1.Default(&v1alpha1.DevicePluginConfiguration{})
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration: %w", err)
+	}
+	return v1alpha1.Load(data)
+}
+
+func run(b *backendFlags, conf *config.DevicePluginConfiguration, kubeconfig, node, pluginDir, prSocket string, steerPR bool, reconcileEvery, heartbeat time.Duration, metricsAddr string) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	backends, _, err := b.build()
@@ -127,9 +149,21 @@ func run(b *backendFlags, kubeconfig, node, pluginDir, prSocket string, steerPR 
 	if err != nil {
 		return fmt.Errorf("kubernetes client configuration: %w", err)
 	}
-	client, err := kubernetes.NewForConfig(cfg)
+	// Every call has a deadline; the pod informer's watches get a client
+	// of their own without one.
+	watchClient, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	timed := rest.CopyConfig(cfg)
+	timed.Timeout = conf.APITimeout
+	client, err := kubernetes.NewForConfig(timed)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	var cdiCfg *cdi.Config
+	if conf.DeviceListStrategy == config.StrategyCDI {
+		cdiCfg = &cdi.Config{Dir: conf.CDI.SpecDir, ToolkitDirs: conf.CDI.ToolkitSpecDirs}
 	}
 	reg := k8smetrics.NewKubeRegistry()
 	m := metrics.New().Register(reg)
@@ -146,7 +180,7 @@ func run(b *backendFlags, kubeconfig, node, pluginDir, prSocket string, steerPR 
 		defer srv.Close()
 	}
 	return agent.Run(ctx, agent.Config{
-		Client: client, Node: node, Backends: backends,
+		Client: client, WatchClient: watchClient, Node: node, Backends: backends, CDI: cdiCfg, PodResourcesTimeout: conf.APITimeout,
 		SocketDir: pluginDir, KubeletSocket: filepath.Join(pluginDir, filepath.Base(pluginapi.KubeletSocket)),
 		PodResourcesSocket: prSocket, SteerWithPodResources: steerPR,
 		ReconcileInterval: reconcileEvery, Heartbeat: heartbeat, Metrics: m,

@@ -15,11 +15,13 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
 	"github.com/gantry-dev/gantry/deviceplugin/metrics"
 	"github.com/gantry-dev/gantry/deviceplugin/podresources"
@@ -33,7 +35,11 @@ const Component = "gantry-device-plugin"
 
 // Config is everything the agent needs.
 type Config struct {
-	Client   kubernetes.Interface
+	// Client makes the agent's calls (patches, events); give it a request
+	// timeout. WatchClient, when set, feeds the pod informer instead, so
+	// that its long-running watches are not cut by that timeout.
+	Client      kubernetes.Interface
+	WatchClient kubernetes.Interface
 	Node     string
 	Backends []discovery.Backend
 	// SocketDir and KubeletSocket locate kubelet's device-plugin
@@ -56,6 +62,12 @@ type Config struct {
 	// Pods overrides the pod lister; by default the agent runs an informer
 	// on the pods bound to Node.
 	Pods corelisters.PodLister
+	// CDI, when set, selects the cdi strategy: the agent keeps a CDI spec
+	// per device there and Allocate answers with CDI devices. Nil is the
+	// envvar strategy (not tamper-proof).
+	CDI *cdi.Config
+	// PodResourcesTimeout bounds each PodResources call; default 5s.
+	PodResourcesTimeout time.Duration
 }
 
 // Run runs the agent until ctx is done or a component fails.
@@ -80,26 +92,50 @@ func Run(ctx context.Context, cfg Config) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	// The informer is not waited for: kubelet gets the devices at once,
+	// even while the API server is unreachable. Until the cache syncs,
+	// steering falls back to kubelet's PodResources answer and best fit,
+	// and the reconciler waits (see below).
 	pods := cfg.Pods
+	synced := func() bool { return true }
 	if pods == nil {
-		factory := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		wc := cfg.WatchClient
+		if wc == nil {
+			wc = cfg.Client
+		}
+		factory := informers.NewSharedInformerFactoryWithOptions(wc, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.Node).String()
 		}))
-		pods = factory.Core().V1().Pods().Lister()
+		informer := factory.Core().V1().Pods()
+		pods = informer.Lister()
+		synced = informer.Informer().HasSynced
 		factory.Start(ctx.Done())
 		defer factory.Shutdown()
-		for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
-			if !ok {
-				return fmt.Errorf("pod informer %v did not sync", typ)
-			}
+	}
+
+	var names server.CDINamer
+	if cfg.CDI != nil {
+		w, err := cdi.New(*cfg.CDI)
+		if err != nil {
+			return err
 		}
+		if err := syncCDI(w, store); err != nil {
+			// Only the cards named in err are refused at Allocate, each
+			// with this cause; the others are served.
+			logger.Error(err, "Some devices have no usable CDI spec")
+		}
+		logger.Info("Devices are handed over by CDI", "specDir", w.Dir(), "specs", len(w.Specs()))
+		names = w
+		go keepCDISynced(ctx, w, store)
+	} else {
+		logger.Info("Devices are handed over in environment variables (envvar strategy): a pod that sets NVIDIA_VISIBLE_DEVICES itself is not contained unless the NVIDIA toolkit refuses it")
 	}
 
 	socket := cfg.PodResourcesSocket
 	if socket == "" {
 		socket = podresources.DefaultSocket
 	}
-	pr, err := podresources.Dial(socket)
+	pr, err := podresources.Dial(socket, cfg.PodResourcesTimeout)
 	if err != nil {
 		return err
 	}
@@ -128,7 +164,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		p, err := server.New(server.Config{Kind: k, Devices: store, Steerer: server.NewSteerer(sc),
 			SocketDir: cfg.SocketDir, KubeletSocket: cfg.KubeletSocket, WatchInterval: cfg.WatchInterval,
-			OnAllocate: rec.Trigger, Metrics: m})
+			OnAllocate: rec.Trigger, CDI: names, Metrics: m})
 		if err != nil {
 			return err
 		}
@@ -149,7 +185,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	start("health", func() error { return store.Run(ctx) })
 	start("publisher", func() error { pub.Run(ctx); return nil })
-	start("reconciler", func() error { rec.Run(ctx); return nil })
+	start("reconciler", func() error {
+		// Records are written from the pod cache; wait for it.
+		if !cache.WaitForCacheSync(ctx.Done(), synced) {
+			return nil
+		}
+		rec.Run(ctx)
+		return nil
+	})
 	for _, p := range plugins {
 		start(p.Resource(), func() error { return p.Run(ctx) })
 	}
@@ -165,4 +208,32 @@ func collect(ch <-chan error) []error {
 		out = append(out, err)
 	}
 	return out
+}
+
+// syncCDI writes the CDI spec of every device in the store.
+func syncCDI(w *cdi.Writer, store *discovery.Store) error {
+	inv, _ := store.Snapshot()
+	rt := store.Runtime()
+	cards := make([]cdi.Card, 0, len(inv.Devices))
+	for _, d := range inv.Devices {
+		cards = append(cards, cdi.Card{Device: d, DeviceNodes: rt.For(d).Paths})
+	}
+	return w.Sync(cards)
+}
+
+// keepCDISynced rewrites the specs whenever the inventory changes (a
+// device's isolation or memory; health changes rewrite identical specs).
+func keepCDISynced(ctx context.Context, w *cdi.Writer, store *discovery.Store) {
+	logger := klog.FromContext(ctx)
+	for {
+		_, changed := store.Snapshot()
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+		if err := syncCDI(w, store); err != nil {
+			logger.Error(err, "Some devices have no usable CDI spec")
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -11,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	oci "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/require"
+	cdiapi "tags.cncf.io/container-device-interface/pkg/cdi"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,6 +30,7 @@ import (
 	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/device"
 	"github.com/gantry-dev/gantry/deviceplugin/agent"
+	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery/nvmltest"
 )
@@ -51,6 +55,10 @@ type env struct {
 	prDir  string
 	steer  bool
 	events *record.FakeRecorder
+	// specDir is where the agent writes its CDI specs; toolkitDir holds
+	// the NVIDIA toolkit's spec (as nvidia-ctk writes it, by UUID).
+	specDir, toolkitDir string
+	cdiCache            *cdiapi.Cache
 
 	stopAgent func()
 }
@@ -64,7 +72,8 @@ func newEnv(t *testing.T, steerWithPodResources bool) *env {
 	factory := informers.NewSharedInformerFactory(client, 0)
 	e := &env{t: t, ctx: ctx, client: client, pods: factory.Core().V1().Pods().Lister(), nvml: nvmltest.NewDGXA100(),
 		clock: testclock.NewFakeClock(time.Unix(1_700_000_000, 0)), prDir: t.TempDir(), steer: steerWithPodResources,
-		events: record.NewFakeRecorder(10000)}
+		events: record.NewFakeRecorder(10000), specDir: t.TempDir(), toolkitDir: t.TempDir()}
+	writeToolkitSpec(t, e.toolkitDir)
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 	e.k = startKubelet(t, e.prDir, nil, nil)
@@ -89,6 +98,7 @@ func (e *env) startAgent() {
 		WatchInterval:         20 * time.Millisecond,
 		Recorder:              e.events,
 		Pods:                  e.pods,
+		CDI:                   &cdi.Config{Dir: e.specDir, ToolkitDirs: []string{e.toolkitDir}},
 	}
 	go func() { done <- agent.Run(ctx, cfg) }()
 	var once sync.Once
@@ -230,19 +240,82 @@ func (e *env) checkContainers(p *corev1.Pod) {
 		if want.Value() < 100 {
 			require.Len(e.t, devs, 1, "%s/%s: a share must sit on one device", p.Name, c.Name)
 		}
-		envs := e.k.envs(e.ctx, p, c)
-		require.ElementsMatch(e.t, devs, strings.Split(envs["NVIDIA_VISIBLE_DEVICES"], ","), "%s/%s", p.Name, c.Name)
-		var pct []string
-		for _, d := range strings.Split(envs["NVIDIA_VISIBLE_DEVICES"], ",") {
-			pct = append(pct, fmt.Sprint(units[d]))
+		e.checkRunOptions(p, c, devs, units)
+	}
+}
+
+// checkRunOptions checks what the runtime gets for a container: the CDI
+// devices of exactly its cards (the toolkit's and Gantry's, in index
+// order) and no variable that selects devices; then it injects them the
+// way the runtime does, after the container's own environment, and checks
+// the device nodes and the limits that result.
+func (e *env) checkRunOptions(p *corev1.Pod, c *corev1.Container, devs []string, units map[string]int) {
+	e.t.Helper()
+	opts, err := e.k.mgr.GetDeviceRunContainerOptions(e.ctx, p, c)
+	require.NoError(e.t, err)
+	for _, env := range opts.Envs {
+		require.NotEqual(e.t, "NVIDIA_VISIBLE_DEVICES", env.Name, "%s/%s: devices are never selected by a variable", p.Name, c.Name)
+	}
+	sort.Slice(devs, func(i, j int) bool { return indexOf(devs[i]) < indexOf(devs[j]) })
+	var want, wantNodes []string
+	for _, d := range devs {
+		name := d
+		if units[d] < 100 {
+			name = fmt.Sprintf("%s-p%d", d, units[d])
 		}
-		require.Equal(e.t, strings.Join(pct, ","), envs["GANTRY_DEVICE_SHARE_PERCENT"], "%s/%s", p.Name, c.Name)
-		if len(devs) == 1 {
-			limit := memMiB * units[devs[0]] / 100
-			require.Equal(e.t, fmt.Sprint(limit), envs["GANTRY_DEVICE_MEMORY_LIMIT_MIB"])
-			require.Equal(e.t, fmt.Sprintf("%s=%dM", devs[0], limit), envs["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"])
+		want = append(want, "nvidia.com/gpu="+d, "gantry.dev/gpu="+name)
+		wantNodes = append(wantNodes, fmt.Sprintf("/dev/nvidia%d", indexOf(d)))
+	}
+	var got []string
+	for _, d := range opts.CDIDevices {
+		got = append(got, d.Name)
+	}
+	require.Equal(e.t, want, got, "%s/%s: CDI devices", p.Name, c.Name)
+
+	if e.cdiCache == nil {
+		e.cdiCache, err = cdiapi.NewCache(cdiapi.WithSpecDirs(e.toolkitDir, e.specDir), cdiapi.WithAutoRefresh(false))
+		require.NoError(e.t, err)
+	}
+	var podEnv []string
+	for _, v := range c.Env {
+		podEnv = append(podEnv, v.Name+"="+v.Value)
+	}
+	spec := &oci.Spec{Process: &oci.Process{Env: podEnv}, Linux: &oci.Linux{}}
+	_, err = e.cdiCache.InjectDevices(spec, got...)
+	require.NoError(e.t, err, "%s/%s", p.Name, c.Name)
+	var nodes []string
+	for _, d := range spec.Linux.Devices {
+		if d.Path != "/dev/nvidiactl" {
+			nodes = append(nodes, d.Path)
 		}
 	}
+	sort.Strings(nodes)
+	sort.Strings(wantNodes)
+	require.Equal(e.t, wantNodes, nodes, "%s/%s: device nodes", p.Name, c.Name)
+	env := map[string]string{}
+	for _, kv := range spec.Process.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	require.Equal(e.t, "void", env["NVIDIA_VISIBLE_DEVICES"], "%s/%s: the pod's own value selects nothing", p.Name, c.Name)
+	if len(devs) == 1 {
+		u := units[devs[0]]
+		require.Equal(e.t, fmt.Sprint(min(u, 100)), env["GANTRY_DEVICE_SHARE_PERCENT"], "%s/%s", p.Name, c.Name)
+		require.Equal(e.t, fmt.Sprint(memMiB*min(u, 100)/100), env["GANTRY_DEVICE_MEMORY_LIMIT_MIB"], "%s/%s", p.Name, c.Name)
+	}
+}
+
+// writeToolkitSpec writes the NVIDIA toolkit's spec for the node's GPUs,
+// named by UUID; the host side of every device node is /dev/null, which
+// the runtime (and the CDI library) can stat here.
+func writeToolkitSpec(t *testing.T, dir string) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("cdiVersion: 0.6.0\nkind: nvidia.com/gpu\ncontainerEdits:\n  deviceNodes:\n  - path: /dev/nvidiactl\n    hostPath: /dev/zero\ndevices:\n")
+	for i := 0; i < gpus; i++ {
+		fmt.Fprintf(&b, "- name: %s\n  containerEdits:\n    deviceNodes:\n    - path: /dev/nvidia%d\n      hostPath: /dev/null\n", nvmltest.UUID(i), i)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "nvidia.yaml"), []byte(b.String()), 0o644))
 }
 
 // checkNoOvercommit checks, from kubelet's own records, that no slot is

@@ -176,3 +176,26 @@ func TestSplitShareIsRejected(t *testing.T) {
 	require.Equal(t, 9, hits)
 	require.True(t, strings.HasPrefix(e.k.devices(ok[0], "c0")[0], "GPU-"))
 }
+
+// TestPodEnvironmentSelectsNoDevice: a 10 % pod whose spec sets
+// NVIDIA_VISIBLE_DEVICES=all (and raises its own limits) gets the CDI
+// devices of its one card and nothing more; after injection the selector
+// is "void" and the limits are the share's.
+func TestPodEnvironmentSelectsNoDevice(t *testing.T) {
+	e := newEnv(t, true)
+	rng := rand.New(rand.NewSource(9))
+	pods := e.schedule(rng, []podSpec{{name: "greedy", containers: []int{10}}, {name: "whole", containers: []int{100, 200}}}, make([]int, gpus))
+	require.Len(t, pods, 2)
+	for _, p := range pods {
+		for i := range p.Spec.Containers {
+			p.Spec.Containers[i].Env = []corev1.EnvVar{{Name: "NVIDIA_VISIBLE_DEVICES", Value: "all"},
+				{Name: "GANTRY_DEVICE_SHARE_PERCENT", Value: "100"}, {Name: "CUDA_VISIBLE_DEVICES", Value: "0,1,2,3"}}
+		}
+	}
+	var admitted []*corev1.Pod
+	require.Empty(t, e.admitAll(pods, &admitted)) // admitAll checks every container's run options
+	opts, err := e.k.mgr.GetDeviceRunContainerOptions(e.ctx, pods[0], &pods[0].Spec.Containers[0])
+	require.NoError(t, err)
+	require.Len(t, opts.CDIDevices, 2, "the toolkit's device of one card and Gantry's 10 %% device")
+	require.Len(t, e.k.devices(pods[1], "c1"), 200)
+}

@@ -146,18 +146,6 @@ func (k *kubelet) admit(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-// envs returns what the container runtime would get for a container.
-func (k *kubelet) envs(ctx context.Context, pod *corev1.Pod, c *corev1.Container) map[string]string {
-	k.t.Helper()
-	opts, err := k.mgr.GetDeviceRunContainerOptions(ctx, pod, c)
-	require.NoError(k.t, err)
-	out := map[string]string{}
-	for _, e := range opts.Envs {
-		out[e.Name] = e.Value
-	}
-	return out
-}
-
 // devices returns the slot IDs kubelet gave a container, sorted.
 func (k *kubelet) devices(pod *corev1.Pod, container string) []string {
 	var ids []string

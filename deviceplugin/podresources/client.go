@@ -3,6 +3,7 @@ package podresources
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -20,26 +21,36 @@ type Lister interface {
 	List(ctx context.Context) (*podresourcesv1.ListPodResourcesResponse, error)
 }
 
+// DefaultTimeout bounds a List call when Dial is given none.
+const DefaultTimeout = 5 * time.Second
+
 // Client is a Lister over kubelet's socket.
 type Client struct {
-	conn *grpc.ClientConn
-	api  podresourcesv1.PodResourcesListerClient
+	conn    *grpc.ClientConn
+	api     podresourcesv1.PodResourcesListerClient
+	timeout time.Duration
 }
 
-// Dial returns a client of the PodResources API at socket. It does not
-// connect until the first call, so kubelet may start later.
-func Dial(socket string) (*Client, error) {
+// Dial returns a client of the PodResources API at socket whose calls each
+// end after timeout (DefaultTimeout when 0). It does not connect until the
+// first call, so kubelet may start later.
+func Dial(socket string, timeout time.Duration) (*Client, error) {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
 	conn, err := grpc.NewClient("unix://"+socket,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageSize)))
 	if err != nil {
 		return nil, fmt.Errorf("pod resources client for %s: %w", socket, err)
 	}
-	return &Client{conn: conn, api: podresourcesv1.NewPodResourcesListerClient(conn)}, nil
+	return &Client{conn: conn, api: podresourcesv1.NewPodResourcesListerClient(conn), timeout: timeout}, nil
 }
 
 // List implements Lister.
 func (c *Client) List(ctx context.Context) (*podresourcesv1.ListPodResourcesResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	resp, err := c.api.List(ctx, &podresourcesv1.ListPodResourcesRequest{})
 	if err != nil {
 		return nil, fmt.Errorf("listing kubelet pod resources: %w", err)

@@ -10,57 +10,71 @@ import (
 
 	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
 )
 
 // Environment variables and annotations Allocate sets. Multi-device values
-// are comma-separated in the order of the visible-devices variable.
+// are comma-separated in the order of the devices' indices.
 const (
-	// EnvMPSMemLimit is read by CUDA MPS clients: "<uuid>=<MiB>M,...".
-	EnvMPSMemLimit = "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"
 	// EnvMemoryLimitMiB is the device memory the container may use on each
 	// device, for a CUDA shim (or the application) to enforce.
-	EnvMemoryLimitMiB = "GANTRY_DEVICE_MEMORY_LIMIT_MIB"
+	EnvMemoryLimitMiB = cdi.EnvMemoryLimitMiB
 	// EnvSharePercent is the share of each device, 1..100.
-	EnvSharePercent = "GANTRY_DEVICE_SHARE_PERCENT"
+	EnvSharePercent = cdi.EnvSharePercent
 	// AnnotationDevices is set on the container (CRI annotation) as
 	// "<deviceID>=<units>,...", for runtime hooks.
 	AnnotationDevices = contract.Domain + "/devices"
 )
 
-// share is one device and the units a container gets of it.
-type share struct {
-	dev   device.Device
-	units int
+// CDINamer names the CDI devices of one container's shares; *cdi.Writer is
+// one.
+type CDINamer interface {
+	Devices(shares []cdi.Share) ([]string, error)
 }
 
 // ContainerResponse builds kubelet's answer for one container from the slot
 // IDs alone: it groups them by device (contract.GroupSlots) and looks each
-// device up in the node's inventory. It fails on a malformed or repeated
-// ID, an unknown device, a device of another kind, a share below one device
-// that spans several devices, and a request above one device that is not
-// made of whole devices.
-func ContainerResponse(kind device.Kind, ids []string, inv device.Inventory, rt discovery.Runtime) (*pluginapi.ContainerAllocateResponse, error) {
+// device up in the node's inventory. With names (the cdi strategy) the
+// container gets CDI devices, whose edits carry its limits, and no variable
+// that selects devices; with nil names (the envvar strategy) devices are
+// listed in the runtime's visible-devices variables, which a pod can
+// override. It fails on a malformed or repeated ID, an unknown device, a
+// device of another kind, a share below one device that spans several
+// devices, and a request above one device that is not made of whole
+// devices.
+func ContainerResponse(kind device.Kind, ids []string, inv device.Inventory, rt discovery.Runtime, names CDINamer) (*pluginapi.ContainerAllocateResponse, error) {
 	shares, err := sharesOf(kind, ids, inv)
 	if err != nil {
 		return nil, err
 	}
-	resp := &pluginapi.ContainerAllocateResponse{Envs: map[string]string{}, Annotations: map[string]string{}}
+	resp := &pluginapi.ContainerAllocateResponse{Annotations: map[string]string{}}
+	ann := make([]string, len(shares))
+	for i, s := range shares {
+		ann[i] = fmt.Sprintf("%s=%d", s.Device.ID, s.Units)
+	}
+	resp.Annotations[AnnotationDevices] = strings.Join(ann, ",")
+	if names != nil {
+		devs, err := names.Devices(shares)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range devs {
+			resp.CdiDevices = append(resp.CdiDevices, &pluginapi.CDIDevice{Name: d})
+		}
+		return resp, nil
+	}
+	resp.Envs = map[string]string{}
 	visible := map[string][]string{}
-	var envOrder, mps, mem, pct, ann []string
+	var envOrder, mem, pct []string
 	for _, s := range shares {
-		r := rt.For(s.dev)
+		r := rt.For(s.Device)
 		if _, ok := visible[r.VisibleDevicesEnv]; !ok {
 			envOrder = append(envOrder, r.VisibleDevicesEnv)
 		}
 		visible[r.VisibleDevicesEnv] = append(visible[r.VisibleDevicesEnv], r.RuntimeID)
-		limit := s.dev.MemoryMiB * int64(s.units) / device.UnitsPerDevice
-		if kind == device.GPU {
-			mps = append(mps, fmt.Sprintf("%s=%dM", r.RuntimeID, limit))
-		}
-		mem = append(mem, strconv.FormatInt(limit, 10))
-		pct = append(pct, strconv.Itoa(s.units))
-		ann = append(ann, fmt.Sprintf("%s=%d", s.dev.ID, s.units))
+		mem = append(mem, strconv.FormatInt(s.MemoryLimitMiB(), 10))
+		pct = append(pct, strconv.Itoa(s.Units))
 		for _, p := range r.Paths {
 			resp.Devices = append(resp.Devices, &pluginapi.DeviceSpec{ContainerPath: p, HostPath: p, Permissions: "rw"})
 		}
@@ -68,16 +82,12 @@ func ContainerResponse(kind device.Kind, ids []string, inv device.Inventory, rt 
 	for _, env := range envOrder {
 		resp.Envs[env] = strings.Join(visible[env], ",")
 	}
-	if len(mps) > 0 {
-		resp.Envs[EnvMPSMemLimit] = strings.Join(mps, ",")
-	}
 	resp.Envs[EnvMemoryLimitMiB] = strings.Join(mem, ",")
 	resp.Envs[EnvSharePercent] = strings.Join(pct, ",")
-	resp.Annotations[AnnotationDevices] = strings.Join(ann, ",")
 	return resp, nil
 }
 
-func sharesOf(kind device.Kind, ids []string, inv device.Inventory) ([]share, error) {
+func sharesOf(kind device.Kind, ids []string, inv device.Inventory) ([]cdi.Share, error) {
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("no device IDs")
 	}
@@ -85,7 +95,7 @@ func sharesOf(kind device.Kind, ids []string, inv device.Inventory) ([]share, er
 	if err != nil {
 		return nil, err
 	}
-	shares := make([]share, 0, len(devs))
+	shares := make([]cdi.Share, 0, len(devs))
 	for _, id := range devs {
 		d, ok := inv.ByID(id)
 		if !ok {
@@ -94,9 +104,9 @@ func sharesOf(kind device.Kind, ids []string, inv device.Inventory) ([]share, er
 		if d.Kind != kind {
 			return nil, fmt.Errorf("slot IDs name device %q of kind %s; this plugin serves %s", id, d.Kind, kind)
 		}
-		shares = append(shares, share{dev: d, units: units[id]})
+		shares = append(shares, cdi.Share{Device: d, Units: units[id]})
 	}
-	sort.Slice(shares, func(i, j int) bool { return shares[i].dev.Index < shares[j].dev.Index })
+	sort.Slice(shares, func(i, j int) bool { return shares[i].Device.Index < shares[j].Device.Index })
 
 	total := len(ids)
 	switch {
@@ -108,7 +118,7 @@ func sharesOf(kind device.Kind, ids []string, inv device.Inventory) ([]share, er
 			total, device.UnitsPerDevice, device.UnitsPerDevice)
 	case total >= device.UnitsPerDevice:
 		for _, s := range shares {
-			if s.units != device.UnitsPerDevice {
+			if s.Units != device.UnitsPerDevice {
 				return nil, fmt.Errorf("a request for %d whole devices got a partial device: %s", total/device.UnitsPerDevice, describe(shares))
 			}
 		}
@@ -116,10 +126,10 @@ func sharesOf(kind device.Kind, ids []string, inv device.Inventory) ([]share, er
 	return shares, nil
 }
 
-func describe(shares []share) string {
+func describe(shares []cdi.Share) string {
 	parts := make([]string, len(shares))
 	for i, s := range shares {
-		parts[i] = fmt.Sprintf("%d%% of %s", s.units, s.dev.ID)
+		parts[i] = fmt.Sprintf("%d%% of %s", s.Units, s.Device.ID)
 	}
 	return strings.Join(parts, ", ")
 }

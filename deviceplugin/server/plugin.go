@@ -43,7 +43,11 @@ type Config struct {
 	// OnAllocate, if set, is called after each successful Allocate (the
 	// agent uses it to record allocations promptly).
 	OnAllocate func()
-	Metrics    *metrics.Metrics
+	// CDI names the CDI devices of each container (the cdi strategy);
+	// nil lists devices in environment variables (the envvar strategy,
+	// which a pod can override).
+	CDI     CDINamer
+	Metrics *metrics.Metrics
 }
 
 // Plugin serves the device-plugin API for one resource.
@@ -138,7 +142,7 @@ func (p *Plugin) Allocate(ctx context.Context, req *pluginapi.AllocateRequest) (
 	rt := p.cfg.Devices.Runtime()
 	resp := &pluginapi.AllocateResponse{}
 	for i, cr := range req.GetContainerRequests() {
-		r, err := ContainerResponse(p.cfg.Kind, cr.GetDevicesIds(), inv, rt)
+		r, err := ContainerResponse(p.cfg.Kind, cr.GetDevicesIds(), inv, rt, p.cfg.CDI)
 		if err != nil {
 			p.metrics.Allocations.WithLabelValues(p.resource, metrics.ResultError).Inc()
 			logger.Error(err, "Rejecting allocation", "request", i, "slots", len(cr.GetDevicesIds()))
