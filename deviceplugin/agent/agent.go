@@ -40,8 +40,8 @@ type Config struct {
 	// that its long-running watches are not cut by that timeout.
 	Client      kubernetes.Interface
 	WatchClient kubernetes.Interface
-	Node     string
-	Backends []discovery.Backend
+	Node        string
+	Backends    []discovery.Backend
 	// SocketDir and KubeletSocket locate kubelet's device-plugin
 	// directory; empty means kubelet's defaults.
 	SocketDir     string
