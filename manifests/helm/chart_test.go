@@ -16,6 +16,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -174,8 +175,6 @@ func readManifest(t *testing.T, path string) []byte {
 var (
 	schedulerObjects = []key{
 		{"ServiceAccount", namespace, "gantry-scheduler"},
-		{"ClusterRole", "", "gantry-scheduler"},
-		{"ClusterRoleBinding", "", "gantry-scheduler"},
 		{"ClusterRoleBinding", "", "gantry-scheduler-as-kube-scheduler"},
 		{"ClusterRoleBinding", "", "gantry-scheduler-as-volume-scheduler"},
 		{"Role", namespace, "gantry-scheduler-leader-election"},
@@ -183,12 +182,30 @@ var (
 		{"RoleBinding", namespace, "gantry-scheduler-auth-reader"},
 		{"Deployment", namespace, "gantry-scheduler"},
 	}
+	schedulerPreBindObjects = []key{
+		{"ClusterRole", "", "gantry-scheduler"},
+		{"ClusterRoleBinding", "", "gantry-scheduler"},
+	}
 	schedulerConfig     = key{"ConfigMap", namespace, "gantry-scheduler-config"}
 	devicePluginObjects = []key{
 		{"ServiceAccount", namespace, "gantry-device-plugin"},
 		{"ClusterRole", "", "gantry-device-plugin"},
 		{"ClusterRoleBinding", "", "gantry-device-plugin"},
+		{"ValidatingAdmissionPolicy", "", "gantry-device-plugin-own-node"},
+		{"ValidatingAdmissionPolicyBinding", "", "gantry-device-plugin-own-node"},
 		{"DaemonSet", namespace, "gantry-device-plugin"},
+	}
+	webhookObjects = []key{
+		{"ServiceAccount", namespace, "gantry-webhook"},
+		{"Role", namespace, "gantry-webhook"},
+		{"RoleBinding", namespace, "gantry-webhook"},
+		{"ClusterRole", "", "gantry-webhook"},
+		{"ClusterRoleBinding", "", "gantry-webhook"},
+		{"Deployment", namespace, "gantry-webhook"},
+		{"Service", namespace, "gantry-webhook"},
+		{"PodDisruptionBudget", namespace, "gantry-webhook"},
+		{"MutatingWebhookConfiguration", "", "gantry-webhook"},
+		{"ValidatingWebhookConfiguration", "", "gantry-webhook"},
 	}
 	autoscalerObjects = []key{
 		{"ServiceAccount", namespace, "gantry-autoscaler"},
@@ -216,22 +233,28 @@ func TestRenderToggles(t *testing.T) {
 		want    [][]key
 		wantCfg bool
 	}{
-		{"defaults", nil, [][]key{schedulerObjects, devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects}, true},
+		{"defaults", nil, [][]key{schedulerObjects, devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, true},
 		// The autoscaler simulates with the scheduler's ConfigMap, so it stays.
-		{"scheduler disabled", off("scheduler"), [][]key{devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects}, true},
-		{"device plugin disabled", off("devicePlugin"), [][]key{schedulerObjects, autoscalerObjects, autoscalerLeaderObjects}, true},
+		{"scheduler disabled", off("scheduler"), [][]key{devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, true},
+		{"device plugin disabled", off("devicePlugin"), [][]key{schedulerObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, true},
 		{"autoscaler without leader election", map[string]any{"autoscaler": map[string]any{"leaderElect": false}},
-			[][]key{schedulerObjects, devicePluginObjects, autoscalerObjects}, true},
-		{"autoscaler disabled", off("autoscaler"), [][]key{schedulerObjects, devicePluginObjects}, true},
+			[][]key{schedulerObjects, devicePluginObjects, autoscalerObjects, webhookObjects}, true},
+		{"autoscaler disabled", off("autoscaler"), [][]key{schedulerObjects, devicePluginObjects, webhookObjects}, true},
+		{"webhook disabled", off("webhook"), [][]key{schedulerObjects, devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects}, true},
+		// PreBind patches the allocation on the pod: only then may the
+		// scheduler patch pods.
+		{"scheduler writing in PreBind", map[string]any{"scheduler": map[string]any{"writeAllocation": "PreBind"}},
+			[][]key{schedulerObjects, schedulerPreBindObjects, devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, true},
 		{"all disabled", map[string]any{
 			"scheduler":    map[string]any{"enabled": false},
 			"devicePlugin": map[string]any{"enabled": false},
 			"autoscaler":   map[string]any{"enabled": false},
+			"webhook":      map[string]any{"enabled": false},
 		}, nil, false},
 		{"scheduler disabled, autoscaler without its config", map[string]any{
 			"scheduler":  map[string]any{"enabled": false},
 			"autoscaler": map[string]any{"useSchedulerConfig": false},
-		}, [][]key{devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects}, false},
+		}, [][]key{devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -424,6 +447,7 @@ func TestRBACMatchesKustomize(t *testing.T) {
 		"scheduler":    {"rbac.yaml"},
 		"deviceplugin": {"rbac.yaml"},
 		"autoscaler":   {"rbac.yaml"},
+		"webhook":      {"rbac.yaml"},
 	} {
 		for k, v := range kustomize(t, dir, files...) {
 			kust[k] = v
@@ -475,6 +499,7 @@ func TestWorkloadsMatchKustomize(t *testing.T) {
 		"scheduler":    {"deployment.yaml"},
 		"deviceplugin": {"daemonset.yaml"},
 		"autoscaler":   {"deployment.yaml"},
+		"webhook":      {"deployment.yaml"},
 	} {
 		for k, v := range kustomize(t, dir, files...) {
 			kust[k] = v
@@ -494,6 +519,7 @@ func TestWorkloadsMatchKustomize(t *testing.T) {
 		{"Deployment", namespace, "gantry-scheduler"},
 		{"DaemonSet", namespace, "gantry-device-plugin"},
 		{"Deployment", namespace, "gantry-autoscaler"},
+		{"Deployment", namespace, "gantry-webhook"},
 	} {
 		w, ok := kust[k]
 		if !ok {
@@ -564,5 +590,74 @@ func TestValuesSchema(t *testing.T) {
 	// Good values pass the same validation.
 	if _, err := render(t, c, map[string]any{"scheduler": map[string]any{"policy": "GPUPacking", "zoneSpreadWeight": 0}}); err != nil {
 		t.Errorf("valid values rejected: %v", err)
+	}
+}
+
+// TestAdmissionMatchesKustomize compares the admission objects of the
+// default rendering (the webhook configurations and the node agent's
+// ValidatingAdmissionPolicy) with the kustomize manifests, labels aside.
+func TestAdmissionMatchesKustomize(t *testing.T) {
+	c := loadChart(t)
+	got := mustRender(t, c, nil)
+	want := kustomize(t, "webhook", "webhooks.yaml")
+	for k, v := range kustomize(t, "deviceplugin", "admission-policy.yaml") {
+		want[k] = v
+	}
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok {
+			t.Errorf("the chart renders no %s", k)
+			continue
+		}
+		var wv, gv any
+		switch w := w.(type) {
+		case *admissionregistrationv1.MutatingWebhookConfiguration:
+			wv, gv = w.Webhooks, g.(*admissionregistrationv1.MutatingWebhookConfiguration).Webhooks
+		case *admissionregistrationv1.ValidatingWebhookConfiguration:
+			wv, gv = w.Webhooks, g.(*admissionregistrationv1.ValidatingWebhookConfiguration).Webhooks
+		case *admissionregistrationv1.ValidatingAdmissionPolicy:
+			wv, gv = w.Spec, g.(*admissionregistrationv1.ValidatingAdmissionPolicy).Spec
+		case *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
+			wv, gv = w.Spec, g.(*admissionregistrationv1.ValidatingAdmissionPolicyBinding).Spec
+		default:
+			t.Fatalf("unexpected %T in the admission manifests", w)
+		}
+		if diff := cmp.Diff(wv, gv); diff != "" {
+			t.Errorf("%s (-kustomize +chart):\n%s", k, diff)
+		}
+	}
+}
+
+// TestWebhookCertManager renders the webhook with cert-manager: the pod
+// reads the certificate cert-manager writes, the configurations ask its CA
+// injector for caBundle, and the webhook loses its Secret and webhook
+// configuration permissions.
+func TestWebhookCertManager(t *testing.T) {
+	c := loadChart(t)
+	out, err := render(t, c, map[string]any{"webhook": map[string]any{"certManager": map[string]any{"enabled": true}}})
+	if err != nil {
+		t.Fatalf("rendering: %v", err)
+	}
+	var deploy, configs, rbac string
+	for name, doc := range out {
+		switch filepath.Base(name) {
+		case "webhook-deployment.yaml":
+			deploy = doc
+		case "webhook-configurations.yaml":
+			configs = doc
+		case "webhook-rbac.yaml":
+			rbac = doc
+		}
+	}
+	for _, want := range []string{"--cert-mode=files", "kind: Certificate", "kind: Issuer", "secretName: gantry-webhook-tls"} {
+		if !strings.Contains(deploy, want) {
+			t.Errorf("webhook-deployment.yaml lacks %q", want)
+		}
+	}
+	if n := strings.Count(configs, "cert-manager.io/inject-ca-from: kube-system/gantry-webhook"); n != 2 {
+		t.Errorf("%d webhook configurations ask cert-manager for caBundle, want 2", n)
+	}
+	if strings.Contains(rbac, "kind: Role") || strings.Contains(rbac, "ClusterRole") {
+		t.Errorf("with cert-manager the webhook needs no Role or ClusterRole:\n%s", rbac)
 	}
 }
