@@ -28,6 +28,7 @@ import (
 const (
 	ReasonAllocationDiffers = "AllocationDiffers"
 	ReasonRecordRemoved     = "AllocationRecordRemoved"
+	ReasonIntentRemoved     = "AllocationIntentRemoved"
 )
 
 // FieldManager is the field manager of the reconciler's patches.
@@ -38,7 +39,9 @@ type Source interface {
 	Snapshot() (device.Inventory, <-chan struct{})
 }
 
-// Reconciler writes gantry.dev/allocated from kubelet's PodResources API.
+// Reconciler writes gantry.dev/allocated from kubelet's PodResources API,
+// and removes a gantry.dev/allocation intent from a pod kubelet admitted
+// without any Gantry device (a forged or stale intent).
 type Reconciler struct {
 	Client       kubernetes.Interface
 	Node         string
@@ -89,18 +92,28 @@ func (r *Reconciler) RunOnce(ctx context.Context) (Result, error) {
 			continue
 		}
 		cur, has := pod.Annotations[contract.AnnotationAllocated]
-		if (held && has && cur == want) || (!held && !has) {
+		// An intent on a pod kubelet admitted without any Gantry device is
+		// forged or stale: it would hold cards nobody uses.
+		_, hasIntent := pod.Annotations[contract.AnnotationAllocation]
+		dropIntent := !held && hasIntent && snap.Listed(types.NamespacedName{Namespace: pod.Namespace, Name: pod.Name})
+		if !dropIntent && ((held && has && cur == want) || (!held && !has)) {
 			continue
 		}
-		if err := r.patch(ctx, pod, held, want); err != nil {
+		if err := r.patch(ctx, pod, held, want, dropIntent); err != nil {
 			res.Errors++
 			logger.Error(err, "Recording allocation failed", "pod", klog.KObj(pod))
 			continue
 		}
+		if dropIntent {
+			r.event(pod, corev1.EventTypeWarning, ReasonIntentRemoved,
+				"removed %s: kubelet admitted this pod without any Gantry device, so the intent holds nothing", contract.AnnotationAllocation)
+		}
 		if !held {
 			res.Removed++
-			r.event(pod, corev1.EventTypeWarning, ReasonRecordRemoved,
-				"removed %s: kubelet has not given this pod any Gantry device, so the record was not written by the node agent", contract.AnnotationAllocated)
+			if has {
+				r.event(pod, corev1.EventTypeWarning, ReasonRecordRemoved,
+					"removed %s: kubelet has not given this pod any Gantry device, so the record was not written by the node agent", contract.AnnotationAllocated)
+			}
 			continue
 		}
 		res.Recorded++
@@ -148,16 +161,21 @@ func (r *Reconciler) desired(ctx context.Context, snap podresources.Snapshot, po
 	return v, true, true
 }
 
-// patch sets or removes the record. The pod's UID in the patch makes it
-// fail, rather than land on a namesake, if the pod was replaced meanwhile.
-func (r *Reconciler) patch(ctx context.Context, pod *corev1.Pod, set bool, value string) error {
+// patch sets or removes the record, and removes the scheduler's intent
+// when dropIntent is set. The pod's UID in the patch makes it fail, rather
+// than land on a namesake, if the pod was replaced meanwhile.
+func (r *Reconciler) patch(ctx context.Context, pod *corev1.Pod, set bool, value string, dropIntent bool) error {
 	var v any
 	if set {
 		v = value
 	}
+	annotations := map[string]any{contract.AnnotationAllocated: v}
+	if dropIntent {
+		annotations[contract.AnnotationAllocation] = nil
+	}
 	body, err := json.Marshal(map[string]any{"metadata": map[string]any{
 		"uid":         pod.UID,
-		"annotations": map[string]any{contract.AnnotationAllocated: v},
+		"annotations": annotations,
 	}})
 	if err != nil {
 		return fmt.Errorf("encoding the patch of pod %s/%s: %w", pod.Namespace, pod.Name, err)
