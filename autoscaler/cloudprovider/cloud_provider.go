@@ -3,6 +3,7 @@ package cloudprovider
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -12,9 +13,27 @@ import (
 // ErrNotImplemented is returned by optional methods a provider lacks.
 var ErrNotImplemented = errors.New("not implemented")
 
+// NotOwnedError is returned by DeleteNodes for a node the provider's own
+// records (not a label) do not show it created in the group.
+type NotOwnedError struct {
+	Provider, Group string
+}
+
+func (e *NotOwnedError) Error() string {
+	return fmt.Sprintf("not created by the %s provider in node group %q", e.Provider, e.Group)
+}
+
+// IsNotOwned reports whether err is or wraps a NotOwnedError.
+func IsNotOwned(err error) bool {
+	var e *NotOwnedError
+	return errors.As(err, &e)
+}
+
 // LabelNodeGroup names, on every node the autoscaler creates from a
-// template, the group the node belongs to. Providers that cannot set it
-// map nodes to groups by their own means in NodeGroupForNode.
+// template, the group the node belongs to, for node affinity and people.
+// It is not proof of ownership: providers decide which nodes are theirs
+// from their own records in NodeGroupForNode (the kwok provider's
+// creation annotation, the Cluster API Machine's providerID).
 const LabelNodeGroup = "gantry.dev/node-group"
 
 // CloudProvider is the infrastructure the autoscaler resizes.
@@ -28,7 +47,8 @@ type CloudProvider interface {
 	NodeGroups() []NodeGroup
 
 	// NodeGroupForNode returns the group node belongs to, or nil when the
-	// autoscaler does not manage it.
+	// autoscaler does not manage it. It must decide from the provider's
+	// own records of the nodes it created, never from a label alone.
 	// Implementation required.
 	NodeGroupForNode(node *corev1.Node) (NodeGroup, error)
 

@@ -25,6 +25,14 @@ const (
 	EventTriggeredScaleUp  = "TriggeredScaleUp"
 	EventNotTriggerScaleUp = "NotTriggerScaleUp"
 	EventScaleDown         = "ScaleDown"
+	EventScaleDownFailed   = "ScaleDownFailed"
+)
+
+// Drain timings: how often refused evictions are retried and how often
+// evicted pods are checked for termination.
+const (
+	defaultEvictionRetry   = 5 * time.Second
+	defaultTerminationPoll = time.Second
 )
 
 // Annotations that keep a pod (and so its node) in place.
@@ -89,6 +97,8 @@ type Autoscaler struct {
 	// leftoversUnmarked is set once the to-be-deleted taints of an
 	// earlier run are gone.
 	leftoversUnmarked bool
+
+	evictionRetry, terminationPoll time.Duration
 }
 
 // New builds an Autoscaler.
@@ -137,6 +147,8 @@ func New(ctx context.Context, o Options) (*Autoscaler, error) {
 		unneeded:  map[string]time.Time{},
 
 		unreadySince: map[string]time.Time{}, seenReady: map[string]bool{}, removedUnready: map[string]bool{},
+
+		evictionRetry: defaultEvictionRetry, terminationPoll: defaultTerminationPoll,
 	}, nil
 }
 

@@ -370,6 +370,12 @@ func pdb(name string, allowed int32) *policyv1.PodDisruptionBudget {
 		Status: policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: allowed}}
 }
 
+func emptySelectorPDB(allowed int32) *policyv1.PodDisruptionBudget {
+	b := pdb("all", allowed)
+	b.Spec.Selector = &metav1.LabelSelector{}
+	return b
+}
+
 func TestScaleDown(t *testing.T) {
 	// Two 2-card nodes: "low" holds one pod (30% of the node's units),
 	// "busy" holds two 50% shares, one per card.
@@ -413,6 +419,11 @@ func TestScaleDown(t *testing.T) {
 			p.Labels = map[string]string{"app": "x"}
 			return p
 		}, pdb: pdb("x", 1), wantDelete: true},
+		// In policy/v1 an empty selector covers every pod of the namespace.
+		{name: "empty-selector PDB allows no disruption", lowPod: func(n string) *corev1.Pod { return bound("low-pod", n, 50, 0) },
+			pdb: emptySelectorPDB(0)},
+		{name: "empty-selector PDB allows one", lowPod: func(n string) *corev1.Pod { return bound("low-pod", n, 50, 0) },
+			pdb: emptySelectorPDB(1), wantDelete: true},
 		{name: "group at its minimum", lowPod: func(n string) *corev1.Pod { return bound("low-pod", n, 50, 0) }, min: 2},
 	}
 	for _, tt := range tests {
@@ -619,6 +630,71 @@ func TestMinimumRespectsClusterLimits(t *testing.T) {
 }
 
 // evictFails is a memory source whose evictions fail.
+// slowSource refuses the first refusals evictions as a PodDisruptionBudget
+// would, and reports evicted pods gone only after pollsToGo checks.
+type slowSource struct {
+	*source.Memory
+	refusals, pollsToGo int
+	polls               map[string]int
+}
+
+func (s *slowSource) Evict(ctx context.Context, p *corev1.Pod) error {
+	if s.refusals > 0 {
+		s.refusals--
+		return &source.EvictionRefusedError{Pod: p.Name, Err: fmt.Errorf("disruption budget")}
+	}
+	return s.Memory.Evict(ctx, p)
+}
+
+func (s *slowSource) PodGone(_ context.Context, p *corev1.Pod) (bool, error) {
+	s.polls[p.Name]++
+	return s.polls[p.Name] > s.pollsToGo, nil
+}
+
+func TestScaleDownWaitsForEvictionsAndTermination(t *testing.T) {
+	tests := []struct {
+		name                string
+		refusals, pollsToGo int
+		wantDelete          bool
+	}{
+		{name: "refused evictions are retried", refusals: 2, wantDelete: true},
+		{name: "the node goes once its pods terminated", pollsToGo: 3, wantDelete: true},
+		{name: "pods that never terminate keep the node", pollsToGo: 1 << 30},
+		{name: "evictions refused until the timeout keep the node", refusals: 1 << 30},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(group("t4x2", "T4", 2, 10, 1))
+			cfg.ScaleDown.MaxPodEvictionTime = 300 * time.Millisecond
+			e := newEnv(t, cfg, nil)
+			src := &slowSource{Memory: e.src, refusals: tt.refusals, pollsToGo: tt.pollsToGo, polls: map[string]int{}}
+			a, err := New(e.ctx, Options{Config: cfg, Provider: e.prov, Source: src, Recorder: e.rec, Status: e.st, Seed: 1})
+			require.NoError(t, err)
+			a.evictionRetry, a.terminationPoll = 10*time.Millisecond, 10*time.Millisecond
+			e.a = a
+			names := e.register("t4x2", 2, true)
+			low, busy := names[0], names[1]
+			e.src.AddPod(bound("low-pod", low, 50, 0))
+			e.src.AddPod(bound("busy-0", busy, 50, 0))
+			e.src.AddPod(bound("busy-1", busy, 50, 1))
+			e.run(t0)
+			e.run(t0.Add(cfg.ScaleDown.UnneededTime))
+			events := strings.Join(e.events(), "\n")
+			if tt.wantDelete {
+				require.Len(t, e.calls("DeleteNodes"), 1)
+				assert.Greater(t, src.polls["low-pod"], tt.pollsToGo, "deleted only after the pod was gone")
+				return
+			}
+			assert.Empty(t, e.calls("DeleteNodes"))
+			n, ok := e.src.Node(low)
+			require.True(t, ok)
+			assert.False(t, source.HasToBeDeleted(n), "the node is unmarked")
+			assert.Contains(t, events, EventScaleDownFailed)
+			assert.Contains(t, events, "within 300ms")
+		})
+	}
+}
+
 type evictFails struct{ *source.Memory }
 
 func (evictFails) Evict(context.Context, *corev1.Pod) error { return fmt.Errorf("eviction refused") }

@@ -2,16 +2,18 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/klog/v2"
 
+	"github.com/gantry-dev/gantry/autoscaler/apis/config/v1alpha1"
 	"github.com/gantry-dev/gantry/autoscaler/simulator"
 	"github.com/gantry-dev/gantry/autoscaler/source"
 	"github.com/gantry-dev/gantry/autoscaler/utils/podutil"
@@ -69,14 +71,36 @@ func (a *Autoscaler) scaleDown(ctx context.Context, w *world, now time.Time, sca
 	if err != nil {
 		return err
 	}
-	for _, r := range removals {
-		if err := a.remove(ctx, w, r); err != nil {
-			logger.Error(err, "Scale-down failed", "node", r.node.Name)
-			a.lastScaleDownFailure = now
-			return nil
+	// Nodes drain in parallel (each waits for its own pods to go); the
+	// provider deletes them one at a time.
+	errs := make([]error, len(removals))
+	var wg sync.WaitGroup
+	for i, r := range removals {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = a.drain(ctx, r)
+		}()
+	}
+	wg.Wait()
+	for i, r := range removals {
+		if errs[i] == nil {
+			if err := r.group.group.DeleteNodes(ctx, []*corev1.Node{r.node}); err != nil {
+				errs[i] = fmt.Errorf("deleting node %q from group %q: %w", r.node.Name, r.group.name, err)
+				a.keep(ctx, r, errs[i])
+			}
 		}
+		if errs[i] != nil {
+			logger.Error(errs[i], "Scale-down failed", "node", r.node.Name)
+			a.lastScaleDownFailure = now
+			continue
+		}
+		r.group.target--
 		delete(a.unneeded, r.node.Name)
 		a.lastScaleDown = now
+		a.recorder.Eventf(r.node, corev1.EventTypeNormal, EventScaleDown, "node removed by gantry-autoscaler: unneeded, %d pod(s) moved", len(r.evict))
+		a.metrics.ScaledDownNodes.WithLabelValues(r.group.name).Inc()
+		logger.Info("Scale-down", "node", r.node.Name, "nodeGroup", r.group.name, "evicted", len(r.evict))
 	}
 	return nil
 }
@@ -192,10 +216,16 @@ func podsToMove(pods []*corev1.Pod, budget []*pdbBudget) ([]*corev1.Pod, string)
 		case ref == nil && safe != "true":
 			return nil, fmt.Sprintf("pod %s/%s has no controller and is not annotated safe-to-evict", p.Namespace, p.Name)
 		}
+		covering := 0
 		for _, b := range budget {
 			if b.matches(p) {
 				need[b]++
+				covering++
 			}
+		}
+		if covering > 1 {
+			// The Eviction API refuses such pods outright.
+			return nil, fmt.Sprintf("pod %s/%s is covered by %d PodDisruptionBudgets; the Eviction API evicts pods covered by at most one", p.Namespace, p.Name, covering)
 		}
 		out = append(out, p)
 	}
@@ -209,22 +239,17 @@ func podsToMove(pods []*corev1.Pod, budget []*pdbBudget) ([]*corev1.Pod, string)
 
 type pdbBudget struct {
 	pdb       *policyv1.PodDisruptionBudget
-	selector  labels.Selector
 	remaining int
 }
 
-func (b *pdbBudget) matches(p *corev1.Pod) bool {
-	return b.pdb.Namespace == p.Namespace && b.selector.Matches(labels.Set(p.Labels))
-}
+func (b *pdbBudget) matches(p *corev1.Pod) bool { return source.PDBMatches(b.pdb, p) }
 
+// pdbBudgets returns every PodDisruptionBudget's remaining disruptions,
+// empty selectors included (they cover every pod of their namespace).
 func pdbBudgets(pdbs []*policyv1.PodDisruptionBudget) []*pdbBudget {
-	var out []*pdbBudget
+	out := make([]*pdbBudget, 0, len(pdbs))
 	for _, p := range pdbs {
-		sel, err := metav1.LabelSelectorAsSelector(p.Spec.Selector)
-		if err != nil || sel.Empty() {
-			continue
-		}
-		out = append(out, &pdbBudget{pdb: p, selector: sel, remaining: int(p.Status.DisruptionsAllowed)})
+		out = append(out, &pdbBudget{pdb: p, remaining: int(p.Status.DisruptionsAllowed)})
 	}
 	return out
 }
@@ -239,35 +264,95 @@ func consume(budget []*pdbBudget, pods []*corev1.Pod) {
 	}
 }
 
-// remove cordons and taints the node, evicts its pods and deletes it. On
-// failure after marking, the node is unmarked so that it takes pods again.
-func (a *Autoscaler) remove(ctx context.Context, w *world, r removal) error {
-	logger := klog.FromContext(ctx)
+// drain cordons and taints the node, evicts its pods through the
+// Eviction API (retrying those a PodDisruptionBudget refuses) and waits
+// until every evicted pod is gone, all within
+// ScaleDown.MaxPodEvictionTime (else the error wraps ErrDrainTimeout). On
+// failure after marking, the node is kept: see keep.
+func (a *Autoscaler) drain(ctx context.Context, r removal) error {
 	if err := a.source.MarkToBeDeleted(ctx, r.node.Name); err != nil {
 		return err
 	}
-	if err := a.drainAndDelete(ctx, r); err != nil {
-		a.unmark(ctx, r.node.Name)
+	if err := a.evictAndWait(ctx, r); err != nil {
+		a.keep(ctx, r, err)
 		return err
 	}
-	r.group.target--
-	a.recorder.Eventf(r.node, corev1.EventTypeNormal, EventScaleDown, "node removed by gantry-autoscaler: unneeded, %d pod(s) moved", len(r.evict))
-	a.metrics.ScaledDownNodes.WithLabelValues(r.group.name).Inc()
-	logger.Info("Scale-down", "node", r.node.Name, "nodeGroup", r.group.name, "evicted", len(r.evict))
 	return nil
 }
 
-func (a *Autoscaler) drainAndDelete(ctx context.Context, r removal) error {
-	for _, p := range r.evict {
-		if err := a.source.Evict(ctx, p); err != nil {
-			return err
-		}
-		a.recorder.Eventf(p, corev1.EventTypeNormal, EventScaleDown, "deleting pod for node scale down")
+// keep unmarks a node whose removal failed, so that it takes pods again,
+// and says why in a warning event on the node.
+func (a *Autoscaler) keep(ctx context.Context, r removal, err error) {
+	a.recorder.Eventf(r.node, corev1.EventTypeWarning, EventScaleDownFailed, "gantry-autoscaler kept the node: %v", err)
+	a.unmark(ctx, r.node.Name)
+}
+
+func (a *Autoscaler) evictAndWait(ctx context.Context, r removal) error {
+	limit := a.cfg.ScaleDown.MaxPodEvictionTime
+	if limit <= 0 {
+		limit = v1alpha1.DefaultMaxPodEvictionTime
 	}
-	if err := r.group.group.DeleteNodes(ctx, []*corev1.Node{r.node}); err != nil {
-		return fmt.Errorf("deleting node %q from group %q: %w", r.node.Name, r.group.name, err)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	pending := r.evict
+	for {
+		var refused []*corev1.Pod
+		var lastRefusal error
+		for _, p := range pending {
+			err := a.source.Evict(ctx, p)
+			switch {
+			case err == nil:
+				a.recorder.Eventf(p, corev1.EventTypeNormal, EventScaleDown, "evicting pod for node %s scale down", r.node.Name)
+			case source.IsEvictionRefused(err):
+				refused, lastRefusal = append(refused, p), err
+			default:
+				return err
+			}
+		}
+		if len(refused) == 0 {
+			break
+		}
+		klog.FromContext(ctx).V(2).Info("Evictions refused by a PodDisruptionBudget; retrying", "node", r.node.Name, "refused", len(refused), "err", lastRefusal)
+		if !sleep(ctx, a.evictionRetry) {
+			return fmt.Errorf("%w: %d pod(s) on node %q not evicted within %v: %v", ErrDrainTimeout, len(refused), r.node.Name, limit, lastRefusal)
+		}
+		pending = refused
+	}
+	w, ok := a.source.(source.TerminationWaiter)
+	if !ok {
+		return nil
+	}
+	for _, p := range r.evict {
+		for {
+			gone, err := w.PodGone(ctx, p)
+			if err != nil {
+				return err
+			}
+			if gone {
+				break
+			}
+			if !sleep(ctx, a.terminationPoll) {
+				return fmt.Errorf("%w: pod %s/%s evicted from node %q did not terminate within %v", ErrDrainTimeout, p.Namespace, p.Name, r.node.Name, limit)
+			}
+		}
 	}
 	return nil
+}
+
+// ErrDrainTimeout is wrapped by a scale-down whose pods were not evicted,
+// or did not terminate, within ScaleDown.MaxPodEvictionTime.
+var ErrDrainTimeout = errors.New("drain timed out")
+
+// sleep waits d or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // unmark takes back MarkToBeDeleted where the source can; it reports

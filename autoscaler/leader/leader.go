@@ -45,9 +45,13 @@ func Identity() (string, error) {
 }
 
 // Run blocks until ctx is done or the lease is lost. fn runs (once) while
-// this process leads, with a context cancelled when leadership ends; Run
-// waits for fn to return. It returns nil when ctx ended, ErrLost when the
-// lease was lost while leading. The lease is released on cancellation.
+// this process leads, with a context cancelled when leadership ends. When
+// ctx ends, Run waits for fn to return, releases the lease and returns
+// nil. When the lease is lost, Run returns ErrLost at once, without
+// waiting for fn: fn's context is cancelled, but whatever it is in the
+// middle of may still be running, and the caller must exit the process
+// right away, so that no action is taken by two leaders (as Cluster
+// Autoscaler and kube-scheduler do).
 func Run(ctx context.Context, client kubernetes.Interface, c Config, fn func(ctx context.Context)) error {
 	if c.Identity == "" {
 		id, err := Identity()
@@ -94,11 +98,11 @@ func Run(ctx context.Context, client kubernetes.Interface, c Config, fn func(ctx
 	if !lock.acquired.Load() {
 		return nil // ctx ended before this process led
 	}
-	<-done
-	if ctx.Err() != nil {
-		return nil
+	if ctx.Err() == nil {
+		return ErrLost
 	}
-	return ErrLost
+	<-done
+	return nil
 }
 
 // trackingLock records whether this process ever wrote the Lease, i.e.

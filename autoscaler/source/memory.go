@@ -70,10 +70,16 @@ func (m *Memory) DeletePod(namespace, name string) {
 	delete(m.pods, namespace+"/"+name)
 }
 
-// AddPDB adds a PodDisruptionBudget.
+// AddPDB adds or replaces (by namespace and name) a PodDisruptionBudget.
 func (m *Memory) AddPDB(p *policyv1.PodDisruptionBudget) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for i, b := range m.pdbs {
+		if b.Namespace == p.Namespace && b.Name == p.Name {
+			m.pdbs[i] = p
+			return
+		}
+	}
 	m.pdbs = append(m.pdbs, p)
 }
 
@@ -144,13 +150,31 @@ func (m *Memory) editNode(name string, edit func(*corev1.Node)) error {
 	return nil
 }
 
-// Evict implements Source: the pod is removed.
+// Evict implements Source: the pod is removed at once, unless a
+// PodDisruptionBudget covering it allows no disruption (status
+// disruptionsAllowed, which each eviction lowers, as the API server does).
 func (m *Memory) Evict(_ context.Context, p *corev1.Pod) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := p.Namespace + "/" + p.Name
 	if _, ok := m.pods[k]; !ok {
 		return fmt.Errorf("pod %s not found", k)
+	}
+	var covering []int
+	for i, b := range m.pdbs {
+		if PDBMatches(b, p) {
+			covering = append(covering, i)
+		}
+	}
+	for _, i := range covering {
+		if m.pdbs[i].Status.DisruptionsAllowed < 1 {
+			return &EvictionRefusedError{Pod: k, Err: fmt.Errorf("PodDisruptionBudget %s/%s allows no disruption", m.pdbs[i].Namespace, m.pdbs[i].Name)}
+		}
+	}
+	for _, i := range covering {
+		b := m.pdbs[i].DeepCopy()
+		b.Status.DisruptionsAllowed--
+		m.pdbs[i] = b
 	}
 	delete(m.pods, k)
 	m.evicted = append(m.evicted, k)

@@ -5,6 +5,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // TaintToBeDeleted marks a node the autoscaler is removing; the scheduler
@@ -18,9 +20,36 @@ type Source interface {
 	PodDisruptionBudgets(ctx context.Context) ([]*policyv1.PodDisruptionBudget, error)
 	// MarkToBeDeleted cordons the node and taints it TaintToBeDeleted.
 	MarkToBeDeleted(ctx context.Context, node string) error
-	// Evict moves a pod off its node (eviction, or deletion where the
-	// source is told to delete).
+	// Evict asks for the pod to leave its node, honouring every
+	// PodDisruptionBudget: an eviction a budget refuses now returns an
+	// error for which IsEvictionRefused is true.
 	Evict(ctx context.Context, pod *corev1.Pod) error
+}
+
+// TerminationWaiter is implemented by sources where an accepted eviction
+// only starts the pod's graceful stop: the autoscaler deletes a node only
+// once PodGone holds for every pod it evicted from it. (Sources whose
+// Evict removes the pod at once need not implement it.)
+type TerminationWaiter interface {
+	// PodGone reports whether the pod (namespace, name and UID) no
+	// longer exists.
+	PodGone(ctx context.Context, pod *corev1.Pod) (bool, error)
+}
+
+// PDBMatches reports whether a PodDisruptionBudget covers a pod, as the
+// policy/v1 Eviction API decides: same namespace and the selector matches,
+// where an empty selector ({}) matches every pod of the namespace and a
+// missing one none. A selector that does not parse is taken to match
+// every pod of the namespace, so that it never lets a pod go unguarded.
+func PDBMatches(pdb *policyv1.PodDisruptionBudget, pod *corev1.Pod) bool {
+	if pdb.Namespace != pod.Namespace {
+		return false
+	}
+	sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+	if err != nil {
+		return true
+	}
+	return sel.Matches(labels.Set(pod.Labels))
 }
 
 // Unmarker is implemented by sources that can take back MarkToBeDeleted:

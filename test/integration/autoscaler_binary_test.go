@@ -66,7 +66,6 @@ func TestAutoscalerBinaryEndToEnd(t *testing.T) {
 		"--kubeconfig="+e.cp.KubeconfigPath,
 		"--config="+cfg,
 		"--provider=kwok",
-		"--delete-pods=true",
 		"--scan-interval=1s",
 		"--metrics-bind-address=",
 		"--leader-elect=true",

@@ -65,9 +65,13 @@ func TestAutoscalerEndToEnd(t *testing.T) {
 	cfg.ScaleDown.DelayAfterFailure = time.Second
 	cfg.ScaleDown.MaxConcurrent = 100
 
-	a, err := core.New(lctx, core.Options{Config: cfg, Provider: kwok.New(e.client, cfg.AllGroups()),
-		Source: &source.Client{Client: e.client, DeletePods: true}, Recorder: &record.FakeRecorder{}, Seed: 1})
+	factory := source.NewInformerFactory(e.client)
+	src := source.NewClient(e.client, factory)
+	a, err := core.New(lctx, core.Options{Config: cfg, Provider: kwok.New(e.client, src.NodeLister(), cfg.AllGroups()),
+		Source: src, Recorder: &record.FakeRecorder{}, Seed: 1})
 	require.NoError(t, err)
+	require.NoError(t, source.StartInformers(ctx, factory))
+	defer factory.Shutdown()
 	var loops sync.WaitGroup
 	loops.Add(1)
 	go func() {

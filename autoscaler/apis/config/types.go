@@ -104,6 +104,11 @@ type ScaleDown struct {
 	DelayAfterFailure time.Duration
 	// MaxConcurrent caps the nodes removed in one loop.
 	MaxConcurrent int
+	// MaxPodEvictionTime bounds a node's drain: evictions refused by a
+	// PodDisruptionBudget are retried, and the evicted pods must be gone,
+	// within it; otherwise the node is kept (unmarked) and an event says
+	// why.
+	MaxPodEvictionTime time.Duration
 }
 
 // Backoff is the per-group exponential backoff after failed scale-ups.

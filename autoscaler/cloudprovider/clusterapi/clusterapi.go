@@ -3,6 +3,7 @@ package clusterapi
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
@@ -19,6 +21,7 @@ import (
 	"github.com/gantry-dev/gantry/autoscaler/apis/config"
 	"github.com/gantry-dev/gantry/autoscaler/cloudprovider"
 	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/core/share"
 )
 
 // Annotations read from a MachineDeployment.
@@ -77,27 +80,28 @@ func (p *Provider) NodeGroups() []cloudprovider.NodeGroup {
 	return out
 }
 
-// NodeGroupForNode maps a node by the gantry.dev/node-group label, else
-// by its owning MachineSet's name, which Cluster API derives from the
-// MachineDeployment's.
+// NodeGroupForNode maps a node to the group whose MachineDeployment owns
+// a Machine with the node's spec.providerID (as Cluster Autoscaler's
+// clusterapi provider does). Labels and annotations on the Node, which
+// whoever may write the Node can set, are not consulted.
 func (p *Provider) NodeGroupForNode(n *corev1.Node) (cloudprovider.NodeGroup, error) {
-	for _, g := range p.groups {
-		if n.Labels[cloudprovider.LabelNodeGroup] == g.cfg.Name {
-			return g, nil
-		}
+	if n.Spec.ProviderID == "" {
+		return nil, nil
 	}
-	if n.Annotations["cluster.x-k8s.io/owner-kind"] == "MachineSet" {
-		owner := n.Annotations["cluster.x-k8s.io/owner-name"]
-		for _, g := range p.groups {
-			if strings.HasPrefix(owner, g.name+"-") {
-				return g, nil
-			}
+	for _, g := range p.groups {
+		g.mu.Lock()
+		_, ok := g.machines[n.Spec.ProviderID]
+		g.mu.Unlock()
+		if ok {
+			return g, nil
 		}
 	}
 	return nil, nil
 }
 
-// Refresh reads every MachineDeployment.
+// Refresh reads every MachineDeployment and the Machines labelled with its
+// name (cluster.x-k8s.io/deployment-name, set by the MachineSet
+// controller), which are the provider's record of the nodes it owns.
 func (p *Provider) Refresh(ctx context.Context) error {
 	for _, g := range p.groups {
 		u, err := p.client.Resource(MachineDeployments).Namespace(g.namespace).Get(ctx, g.name, metav1.GetOptions{})
@@ -112,8 +116,13 @@ func (p *Provider) Refresh(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("node group %q: MachineDeployment %s/%s: %w", g.cfg.Name, g.namespace, g.name, err)
 		}
+		machines, err := p.machines(ctx, g)
+		if err != nil {
+			return err
+		}
 		g.mu.Lock()
 		g.effective = &cfg
+		g.machines = machines
 		g.target = 0
 		if md.Spec.Replicas != nil {
 			g.target = int(*md.Spec.Replicas)
@@ -121,6 +130,27 @@ func (p *Provider) Refresh(ctx context.Context) error {
 		g.mu.Unlock()
 	}
 	return nil
+}
+
+// machines returns providerID -> Machine name for the group's Machines
+// that have a providerID (a Machine without one has no node yet).
+func (p *Provider) machines(ctx context.Context, g *Group) (map[string]string, error) {
+	sel := labels.Set{clusterv1.MachineDeploymentNameLabel: g.name}.AsSelector().String()
+	l, err := p.client.Resource(Machines).Namespace(g.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, fmt.Errorf("node group %q: listing Machines of MachineDeployment %s/%s: %w", g.cfg.Name, g.namespace, g.name, err)
+	}
+	out := map[string]string{}
+	for _, u := range l.Items {
+		id, _, err := unstructured.NestedString(u.Object, "spec", "providerID")
+		if err != nil {
+			return nil, fmt.Errorf("node group %q: Machine %s/%s: spec.providerID: %w", g.cfg.Name, g.namespace, u.GetName(), err)
+		}
+		if id != "" && u.GetDeletionTimestamp() == nil {
+			out[id] = u.GetName()
+		}
+	}
+	return out, nil
 }
 
 // fromAnnotations overlays a MachineDeployment's annotations on cfg.
@@ -175,6 +205,9 @@ func fromAnnotations(cfg config.NodeGroup, a map[string]string) (config.NodeGrou
 		if err := atoi(k.count, &t.Device.Count); err != nil {
 			return cfg, err
 		}
+		if t.Device.Count < 1 || t.Device.Count > share.MaxDevices {
+			return cfg, fmt.Errorf("annotation %s=%d is out of range 1..%d", k.count, t.Device.Count, share.MaxDevices)
+		}
 	}
 	if v, ok := a[AnnotationTemplateGPUMem]; ok {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -208,6 +241,8 @@ type Group struct {
 	mu              sync.Mutex
 	effective       *config.NodeGroup
 	target          int
+	// machines maps providerID to Machine name, as of the last Refresh.
+	machines map[string]string
 }
 
 var _ cloudprovider.NodeGroup = &Group{}
@@ -277,13 +312,23 @@ func (g *Group) DecreaseTargetSize(ctx context.Context, delta int) error {
 	return g.setReplicas(ctx, -delta)
 }
 
-// DeleteNodes marks each node's Machine for deletion and lowers replicas.
+// DeleteNodes marks each node's Machine (found by providerID among the
+// group's Machines) for deletion and lowers replicas; a node without such
+// a Machine is refused with a NotOwnedError before anything changes.
 func (g *Group) DeleteNodes(ctx context.Context, nodes []*corev1.Node) error {
-	for _, n := range nodes {
-		machine := n.Annotations[clusterv1.MachineAnnotation]
-		if machine == "" {
-			return fmt.Errorf("node %q has no %s annotation", n.Name, clusterv1.MachineAnnotation)
+	names := make([]string, len(nodes))
+	g.mu.Lock()
+	for i, n := range nodes {
+		names[i] = g.machines[n.Spec.ProviderID]
+	}
+	g.mu.Unlock()
+	for i, n := range nodes {
+		if n.Spec.ProviderID == "" || names[i] == "" {
+			return fmt.Errorf("node %q (providerID %q): %w", n.Name, n.Spec.ProviderID, &cloudprovider.NotOwnedError{Provider: "clusterapi", Group: g.cfg.Name})
 		}
+	}
+	for i := range nodes {
+		machine := names[i]
 		patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:""}}}`, AnnotationDeleteMachine))
 		if _, err := g.p.client.Resource(Machines).Namespace(g.namespace).Patch(ctx, machine, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			return fmt.Errorf("marking Machine %s/%s for deletion: %w", g.namespace, machine, err)
@@ -298,5 +343,14 @@ func (g *Group) TemplateNode() (*corev1.Node, error) {
 	return cloudprovider.BuildNode(cfg, cloudprovider.TemplateName(cfg.Name))
 }
 
-// Nodes implements NodeGroup.
-func (g *Group) Nodes() ([]string, error) { return nil, cloudprovider.ErrNotImplemented }
+// Nodes implements NodeGroup: the providerIDs of the group's Machines.
+func (g *Group) Nodes() ([]string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]string, 0, len(g.machines))
+	for id := range g.machines {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out, nil
+}

@@ -17,6 +17,7 @@ import (
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 
 	"github.com/gantry-dev/gantry/autoscaler/apis/config"
+	"github.com/gantry-dev/gantry/autoscaler/cloudprovider"
 	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/device"
 )
@@ -33,11 +34,16 @@ func TestScaleThroughScaleSubresource(t *testing.T) {
 	}
 	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(md)
 	require.NoError(t, err)
-	machine := &unstructured.Unstructured{Object: map[string]any{"apiVersion": clusterv1.GroupVersion.String(), "kind": "Machine",
-		"metadata": map[string]any{"name": "m1", "namespace": "capi"}}}
+	newMachine := func(name, deployment, providerID string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": clusterv1.GroupVersion.String(), "kind": "Machine",
+			"metadata": map[string]any{"name": name, "namespace": "capi", "labels": map[string]any{clusterv1.MachineDeploymentNameLabel: deployment}},
+			"spec":     map[string]any{"providerID": providerID}}}
+	}
+	machine := newMachine("m1", "gpu-md", "fake://m1")
+	other := newMachine("m2", "other-md", "fake://m2")
 	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 		map[schema.GroupVersionResource]string{MachineDeployments: "MachineDeploymentList", Machines: "MachineList"},
-		&unstructured.Unstructured{Object: obj}, machine)
+		&unstructured.Unstructured{Object: obj}, machine, other)
 	// The fake tracker has no scale subresource: serve it from spec.replicas.
 	client.PrependReactor("get", "machinedeployments", func(a clienttesting.Action) (bool, runtime.Object, error) {
 		if a.GetSubresource() != "scale" {
@@ -73,16 +79,37 @@ func TestScaleThroughScaleSubresource(t *testing.T) {
 
 	require.NoError(t, g.IncreaseSize(ctx, 3))
 	assert.ErrorContains(t, g.IncreaseSize(ctx, 2), "outside 0..5")
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", Annotations: map[string]string{
-		clusterv1.MachineAnnotation: "m1", "cluster.x-k8s.io/owner-kind": "MachineSet", "cluster.x-k8s.io/owner-name": "gpu-md-abcde"}}}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{ProviderID: "fake://m1"}}
 	owner, err := p.NodeGroupForNode(node)
 	require.NoError(t, err)
 	require.NotNil(t, owner)
+	ids, err := g.Nodes()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"fake://m1"}, ids)
+	// Nodes that only look like the group's are not the provider's: labels
+	// and Cluster API annotations on the Node, or a Machine of another
+	// MachineDeployment.
+	for _, impostor := range []*corev1.Node{
+		{ObjectMeta: metav1.ObjectMeta{Name: "labelled", Labels: map[string]string{cloudprovider.LabelNodeGroup: "gpu"}, Annotations: map[string]string{
+			clusterv1.MachineAnnotation: "m1", "cluster.x-k8s.io/owner-kind": "MachineSet", "cluster.x-k8s.io/owner-name": "gpu-md-abcde"}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "other-md"}, Spec: corev1.NodeSpec{ProviderID: "fake://m2"}},
+	} {
+		owner, err := p.NodeGroupForNode(impostor)
+		require.NoError(t, err)
+		assert.Nil(t, owner, impostor.Name)
+		err = g.DeleteNodes(ctx, []*corev1.Node{impostor})
+		assert.True(t, cloudprovider.IsNotOwned(err), "%s: %v", impostor.Name, err)
+	}
+	assert.Equal(t, []int64{4}, scaledTo, "refused deletions change nothing")
 	require.NoError(t, g.DeleteNodes(ctx, []*corev1.Node{node}))
 	assert.Equal(t, []int64{4, 3}, scaledTo)
 	m, err := client.Resource(Machines).Namespace("capi").Get(ctx, "m1", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Contains(t, m.GetAnnotations(), AnnotationDeleteMachine)
+
+	md.Annotations[AnnotationTemplateGPUCount] = "1025"
+	_, err = fromAnnotations(config.NodeGroup{MaxSize: 1}, md.Annotations)
+	assert.ErrorContains(t, err, "gpu-count=1025 is out of range 1..1024")
 
 	_, err = New(client, []config.NodeGroup{{Name: "bad", ProviderRef: "no-namespace"}})
 	assert.ErrorContains(t, err, "is not namespace/name")

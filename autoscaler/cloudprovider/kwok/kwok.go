@@ -8,27 +8,40 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 
 	"github.com/gantry-dev/gantry/autoscaler/apis/config"
 	"github.com/gantry-dev/gantry/autoscaler/cloudprovider"
 )
 
-// AnnotationNode marks a node KWOK manages.
-const AnnotationNode = "kwok.x-k8s.io/node"
+const (
+	// AnnotationNode marks a node KWOK manages (value "fake").
+	AnnotationNode = "kwok.x-k8s.io/node"
+	// AnnotationOwner is this provider's record of the nodes it created:
+	// it is written at creation with the group's name. A node is the
+	// provider's only when it carries it and is a KWOK node; the
+	// gantry.dev/node-group label alone, which anyone labelling a node may
+	// set, never makes a node deletable.
+	AnnotationOwner = "gantry.dev/kwok-provider-node-group"
+)
 
 // Provider creates and deletes KWOK nodes.
 type Provider struct {
 	client kubernetes.Interface
+	nodes  corelisters.NodeLister
 	groups []*Group
 	byName map[string]*Group
 }
 
 var _ cloudprovider.CloudProvider = &Provider{}
 
-// New returns a provider for the configured groups.
-func New(client kubernetes.Interface, groups []config.NodeGroup) *Provider {
-	p := &Provider{client: client, byName: map[string]*Group{}}
+// New returns a provider for the configured groups; it counts nodes from
+// the lister (an informer's cache) and creates and deletes them through
+// client.
+func New(client kubernetes.Interface, nodes corelisters.NodeLister, groups []config.NodeGroup) *Provider {
+	p := &Provider{client: client, nodes: nodes, byName: map[string]*Group{}}
 	for _, g := range groups {
 		grp := &Group{p: p, cfg: g}
 		p.groups = append(p.groups, grp)
@@ -49,25 +62,35 @@ func (p *Provider) NodeGroups() []cloudprovider.NodeGroup {
 	return out
 }
 
-// NodeGroupForNode implements CloudProvider by the node-group label.
+// owner returns the group that created n, or nil: only KWOK nodes with
+// this provider's AnnotationOwner record belong to a group.
+func (p *Provider) owner(n *corev1.Node) *Group {
+	if n.Annotations[AnnotationNode] != "fake" {
+		return nil
+	}
+	return p.byName[n.Annotations[AnnotationOwner]]
+}
+
+// NodeGroupForNode implements CloudProvider by the provider's record
+// (AnnotationOwner on a KWOK node), never by the node-group label.
 func (p *Provider) NodeGroupForNode(n *corev1.Node) (cloudprovider.NodeGroup, error) {
-	if g, ok := p.byName[n.Labels[cloudprovider.LabelNodeGroup]]; ok {
+	if g := p.owner(n); g != nil {
 		return g, nil
 	}
 	return nil, nil
 }
 
 // Refresh counts each group's nodes: a KWOK group's target is the nodes
-// that exist, as they appear the moment they are created.
-func (p *Provider) Refresh(ctx context.Context) error {
-	l, err := p.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+// it created that exist, as they appear the moment they are created.
+func (p *Provider) Refresh(context.Context) error {
+	nodes, err := p.nodes.List(labels.Everything())
 	if err != nil {
 		return fmt.Errorf("listing nodes: %w", err)
 	}
 	counts := map[string][]string{}
-	for _, n := range l.Items {
-		if g := n.Labels[cloudprovider.LabelNodeGroup]; g != "" && n.DeletionTimestamp == nil {
-			counts[g] = append(counts[g], n.Name)
+	for _, n := range nodes {
+		if g := p.owner(n); g != nil && n.DeletionTimestamp == nil {
+			counts[g.cfg.Name] = append(counts[g.cfg.Name], n.Name)
 		}
 	}
 	for _, g := range p.groups {
@@ -141,6 +164,7 @@ func (g *Group) newNode() (*corev1.Node, error) {
 		return nil, err
 	}
 	n.Annotations[AnnotationNode] = "fake"
+	n.Annotations[AnnotationOwner] = g.cfg.Name
 	n.Labels["type"] = "kwok"
 	n.Labels[corev1.LabelOSStable] = "linux"
 	n.Labels[corev1.LabelArchStable] = "amd64"
@@ -149,15 +173,21 @@ func (g *Group) newNode() (*corev1.Node, error) {
 	return n, nil
 }
 
-// DeleteNodes deletes the nodes.
+// DeleteNodes deletes the nodes, each only if this group created it; the
+// delete is conditional on the UID seen, so a node recreated under the
+// same name by someone else is never deleted.
 func (g *Group) DeleteNodes(ctx context.Context, nodes []*corev1.Node) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, n := range nodes {
-		if n.Labels[cloudprovider.LabelNodeGroup] != g.cfg.Name {
-			return fmt.Errorf("node %q is not in group %q", n.Name, g.cfg.Name)
+		if g.p.owner(n) != g {
+			return fmt.Errorf("node %q: %w", n.Name, &cloudprovider.NotOwnedError{Provider: "kwok", Group: g.cfg.Name})
 		}
-		if err := g.p.client.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		opts := metav1.DeleteOptions{}
+		if n.UID != "" {
+			opts.Preconditions = metav1.NewUIDPreconditions(string(n.UID))
+		}
+		if err := g.p.client.CoreV1().Nodes().Delete(ctx, n.Name, opts); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting node %q: %w", n.Name, err)
 		}
 		for i, name := range g.nodes {

@@ -17,6 +17,7 @@ const (
 	DefaultDelayAfterFailure    = 3 * time.Minute
 	DefaultThresholdPercent     = 50
 	DefaultMaxConcurrent        = 10
+	DefaultMaxPodEvictionTime   = 2 * time.Minute
 	DefaultBackoffInitial       = 5 * time.Minute
 	DefaultBackoffMax           = 30 * time.Minute
 	DefaultBackoffReset         = 3 * time.Hour
@@ -60,6 +61,7 @@ func SetDefaults_AutoscalerConfiguration(c *AutoscalerConfiguration) {
 	dur(&c.ScaleDown.DelayAfterAdd, DefaultDelayAfterAdd)
 	dur(&c.ScaleDown.DelayAfterFailure, DefaultDelayAfterFailure)
 	ptr(&c.ScaleDown.MaxConcurrent, DefaultMaxConcurrent)
+	dur(&c.ScaleDown.MaxPodEvictionTime, DefaultMaxPodEvictionTime)
 	if len(c.Expanders) == 0 {
 		c.Expanders = append([]string(nil), DefaultExpanders...)
 	}

@@ -48,6 +48,7 @@ func Convert(v *AutoscalerConfiguration) *config.AutoscalerConfiguration {
 			DelayAfterAdd:        v.ScaleDown.DelayAfterAdd.Duration,
 			DelayAfterFailure:    v.ScaleDown.DelayAfterFailure.Duration,
 			MaxConcurrent:        int(*v.ScaleDown.MaxConcurrent),
+			MaxPodEvictionTime:   v.ScaleDown.MaxPodEvictionTime.Duration,
 		},
 		Expanders:                append([]string(nil), v.Expanders...),
 		BalanceSimilarNodeGroups: *v.BalanceSimilarNodeGroups,

@@ -83,6 +83,8 @@ func TestLoadRejects(t *testing.T) {
 		{"bad kind", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {kind: tpu, model: A100, count: 8}}\n", `nodeGroups[0].template.device.kind: Unsupported value: "tpu"`},
 		{"bad model", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {model: \"A 100\", count: 8}}\n", `nodeGroups[0].template.device.model: Invalid value: "A 100"`},
 		{"zero count", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {model: A100, count: 0}}\n", "nodeGroups[0].template.device.count: Invalid value: 0"},
+		{"count above share.MaxDevices", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {model: A100, count: 1025}}\n", "nodeGroups[0].template.device.count: Invalid value: 1025: must be at most 1024"},
+		{"zero eviction time", head + group + "scaleDown: {maxPodEvictionTime: 0s}\n", "scaleDown.maxPodEvictionTime: Invalid value: \"0s\": must be positive"},
 		{"zero cpu", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {cpu: \"0\"}\n", `nodeGroups[0].template.cpu: Invalid value: "0"`},
 		{"bad label", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {labels: {\"a b\": x}}\n", `nodeGroups[0].template.labels: Invalid value: "a b"`},
 		{"bad taint effect", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {taints: [{key: k, effect: Never}]}\n", `nodeGroups[0].template.taints[0].effect: Unsupported value: "Never"`},

@@ -85,6 +85,10 @@ type ScaleDown struct {
 	DelayAfterAdd               *metav1.Duration `json:"delayAfterAdd,omitempty"`
 	DelayAfterFailure           *metav1.Duration `json:"delayAfterFailure,omitempty"`
 	MaxConcurrent               *int32           `json:"maxConcurrent,omitempty"`
+	// MaxPodEvictionTime bounds a node's drain (evictions retried while a
+	// PodDisruptionBudget refuses them, then the wait for the pods to
+	// terminate); default 2m, as Cluster Autoscaler's.
+	MaxPodEvictionTime *metav1.Duration `json:"maxPodEvictionTime,omitempty"`
 }
 
 // Backoff is the per-group backoff after failed scale-ups.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gantry-dev/gantry/autoscaler/apis/config"
 	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/core/share"
 )
 
 // KnownExpanders lists the names the expander factory accepts; the
@@ -76,6 +77,9 @@ func ValidateAutoscalerConfiguration(c *config.AutoscalerConfiguration) field.Er
 	errs = append(errs, nonNegative(sp.Child("unneededTime"), c.ScaleDown.UnneededTime)...)
 	errs = append(errs, nonNegative(sp.Child("delayAfterAdd"), c.ScaleDown.DelayAfterAdd)...)
 	errs = append(errs, nonNegative(sp.Child("delayAfterFailure"), c.ScaleDown.DelayAfterFailure)...)
+	if c.ScaleDown.MaxPodEvictionTime <= 0 {
+		errs = append(errs, field.Invalid(sp.Child("maxPodEvictionTime"), c.ScaleDown.MaxPodEvictionTime.String(), "must be positive"))
+	}
 	if c.ScaleDown.MaxConcurrent < 1 {
 		errs = append(errs, field.Invalid(sp.Child("maxConcurrent"), c.ScaleDown.MaxConcurrent, "must be at least 1"))
 	}
@@ -146,8 +150,13 @@ func validateGroup(g *config.NodeGroup, p *field.Path, names map[string]bool) fi
 		if !device.ValidModel(d.Model) {
 			errs = append(errs, field.Invalid(dp.Child("model"), d.Model, "must be a valid label value (1..63 letters, digits, '.', '_' or '-')"))
 		}
-		if d.Count < 1 {
+		switch {
+		case d.Count < 1:
 			errs = append(errs, field.Invalid(dp.Child("count"), d.Count, "must be at least 1"))
+		case d.Count > share.MaxDevices:
+			// As traces are capped: a node cannot hold more devices than
+			// one container may ask for.
+			errs = append(errs, field.Invalid(dp.Child("count"), d.Count, fmt.Sprintf("must be at most %d", share.MaxDevices)))
 		}
 		if d.MemoryMiB < 0 {
 			errs = append(errs, field.Invalid(dp.Child("memoryMiB"), d.MemoryMiB, "must not be negative"))
