@@ -30,13 +30,18 @@ type Problem struct {
 	Err    error
 }
 
-// Devices returns a row per device of every node that publishes an
-// inventory, with the pods holding shares on it, and the records that could
-// not be applied.
-func Devices(nodes []corev1.Node, pods []corev1.Pod) ([]DeviceRow, []Problem) {
-	var problems []Problem
-	states := map[string]*state.NodeState{}
-	holders := map[string][]string{} // device ID -> pods
+// cluster is every node's device state with the pods counted on it, the
+// way the scheduler's accounting counts them.
+type cluster struct {
+	states   map[string]*state.NodeState
+	holders  map[string][]string // device ID -> pods
+	problems []Problem
+}
+
+// build rebuilds each node's state from its inventory and the pods bound
+// to it; skip, if not empty, names a pod (namespace/name) left out.
+func build(nodes []corev1.Node, pods []corev1.Pod, skip string) *cluster {
+	c := &cluster{states: map[string]*state.NodeState{}, holders: map[string][]string{}}
 	for i := range nodes {
 		n := &nodes[i]
 		inv, err := contract.InventoryOf(n)
@@ -44,35 +49,47 @@ func Devices(nodes []corev1.Node, pods []corev1.Pod) ([]DeviceRow, []Problem) {
 			continue
 		}
 		if err != nil {
-			problems = append(problems, Problem{Object: "node/" + n.Name, Err: err})
+			c.problems = append(c.problems, Problem{Object: "node/" + n.Name, Err: err})
 			continue
 		}
-		states[n.Name] = state.New(n.Name, n.Labels[corev1.LabelTopologyZone], inv)
+		c.states[n.Name] = state.New(n.Name, n.Labels[corev1.LabelTopologyZone], inv)
 	}
 	for i := range pods {
 		p := &pods[i]
-		st, ok := states[p.Spec.NodeName]
+		st, ok := c.states[p.Spec.NodeName]
 		if !ok || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		key := p.Namespace + "/" + p.Name
+		if key == skip {
 			continue
 		}
 		// What counts is what the scheduler and the autoscaler count: a
 		// forged or stale record is reported, never shown as held.
 		a, _, has, err := contract.Authority{}.Counted(p)
 		if err != nil {
-			problems = append(problems, Problem{Object: "pod/" + p.Namespace + "/" + p.Name, Err: err})
+			c.problems = append(c.problems, Problem{Object: "pod/" + key, Err: err})
 		}
 		if !has {
 			continue
 		}
-		key := p.Namespace + "/" + p.Name
 		if err := st.Assign(key, state.Holding{Allocation: a, Workload: share.WorkloadOf(p)}); err != nil {
-			problems = append(problems, Problem{Object: "pod/" + key, Err: err})
+			c.problems = append(c.problems, Problem{Object: "pod/" + key, Err: err})
 			continue
 		}
 		for id := range a.Units() {
-			holders[id] = append(holders[id], key)
+			c.holders[id] = append(c.holders[id], key)
 		}
 	}
+	return c
+}
+
+// Devices returns a row per device of every node that publishes an
+// inventory, with the pods holding shares on it, and the records that could
+// not be applied.
+func Devices(nodes []corev1.Node, pods []corev1.Pod) ([]DeviceRow, []Problem) {
+	c := build(nodes, pods, "")
+	states, holders, problems := c.states, c.holders, c.problems
 	var rows []DeviceRow
 	for _, st := range states {
 		for _, d := range st.Devices {
