@@ -214,6 +214,7 @@ var (
 		{"Role", namespace, "gantry-autoscaler-status"},
 		{"RoleBinding", namespace, "gantry-autoscaler-status"},
 		{"ConfigMap", namespace, "gantry-autoscaler-config"},
+		{"ConfigMap", namespace, "gantry-autoscaler-status"},
 		{"Deployment", namespace, "gantry-autoscaler"},
 	}
 	autoscalerLeaderObjects = []key{
