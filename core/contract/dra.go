@@ -60,7 +60,8 @@ func DRADeviceName(d device.Device) string { return fmt.Sprintf("%s-%d", d.Kind,
 
 // DRADevice returns d as its agent publishes it in DRA mode: consumable by
 // many claims at once, with 100 percent (each claim 1..100 in steps of 1,
-// 100 when it asks none) and its memory, attributes for model, UUID, NUMA
+// 100 when it asks none) and its memory (in steps of 1 MiB, none when a
+// claim asks none), attributes for model, UUID, NUMA
 // node, link group, isolation (and MIG instance), and a NoSchedule taint
 // when unhealthy.
 func DRADevice(d device.Device) resourceapi.Device {
@@ -99,7 +100,20 @@ func DRADevice(d device.Device) resourceapi.Device {
 					},
 				},
 			},
-			DRACapacityMemory: {Value: *resource.NewQuantity(d.MemoryMiB<<20, resource.BinarySI)},
+			// A share's memory follows from its percent; a claim that asks
+			// memory as well asks at least that much of the card, and one
+			// that does not consumes none of it (without a default the
+			// allocator would charge the whole card's memory to every share).
+			DRACapacityMemory: {
+				Value: *resource.NewQuantity(d.MemoryMiB<<20, resource.BinarySI),
+				RequestPolicy: &resourceapi.CapacityRequestPolicy{
+					Default: resource.NewQuantity(0, resource.BinarySI),
+					ValidRange: &resourceapi.CapacityRequestPolicyRange{
+						Min:  resource.NewQuantity(0, resource.BinarySI),
+						Step: resource.NewQuantity(1<<20, resource.BinarySI),
+					},
+				},
+			},
 		},
 	}
 	if !d.Healthy() {

@@ -105,8 +105,8 @@ func (pl *GantryDRA) rank(ctx context.Context, s *cycleState, nodes []fwk.NodeIn
 		return nil, fmt.Errorf("listing ResourceClaims: %w", err)
 	}
 	cluster := coredra.Build(slices, claims)
+	logger := klog.FromContext(ctx)
 	if len(cluster.Problems) > 0 {
-		logger := klog.FromContext(ctx)
 		if loggerV := logger.V(4); loggerV.Enabled() {
 			for _, p := range cluster.Problems {
 				loggerV.Info("Ignoring unreadable DRA data", "err", p)
@@ -131,6 +131,7 @@ func (pl *GantryDRA) rank(ctx context.Context, s *cycleState, nodes []fwk.NodeIn
 			names[i] = n.DeviceName(j)
 		}
 		order[node.Name] = names
+		logger.V(5).Info("Device order", "node", klog.KObj(node), "order", names, "score", s.scores[node.Name], "free", st.FreeVector())
 	}
 	return order, nil
 }
