@@ -131,7 +131,7 @@ func TestDRAEndToEnd(t *testing.T) {
 		require.NoError(t, err)
 		nic := &resourceapi.ResourceSlice{
 			ObjectMeta: metav1.ObjectMeta{Name: n + "-nic"},
-			Spec: resourceapi.ResourceSliceSpec{Driver: nicDriver, NodeName: ptr.To(n), Pool: resourceapi.ResourcePool{Name: n, ResourceSliceCount: 1}},
+			Spec:       resourceapi.ResourceSliceSpec{Driver: nicDriver, NodeName: ptr.To(n), Pool: resourceapi.ResourcePool{Name: n, ResourceSliceCount: 1}},
 		}
 		for i := 0; i < 6; i++ {
 			nic.Spec.Devices = append(nic.Spec.Devices, resourceapi.Device{Name: fmt.Sprintf("nic-%d", i)})
