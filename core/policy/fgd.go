@@ -29,13 +29,17 @@ func newFGD(o Options) (Strategy, error) {
 	if err := o.Workload.Validate(); err != nil {
 		return nil, fmt.Errorf("FGD needs a workload distribution: %w", err)
 	}
-	return fgd{w: o.Workload.Normalized()}, nil
+	w := o.Workload
+	if !w.normalized() {
+		w = w.Normalized()
+	}
+	return fgd{w: w}, nil
 }
 
 func (fgd) Normalization() Normalization { return Clamp }
 
 func (f fgd) Score(n *state.NodeState, req *share.Request) (contract.Allocation, int64, bool) {
-	before := NodeFragmentation(n, f.w)
+	before := fragmentMilli(n, n.FreeVector(), n.CPUFreeMilli, f.w)
 	cpuAfter := n.CPUFreeMilli
 	if cpuAfter != state.Unlimited {
 		cpuAfter -= req.CPUMilli
@@ -47,7 +51,7 @@ func (f fgd) Score(n *state.NodeState, req *share.Request) (contract.Allocation,
 		pick, bestScore := 0, int64(-1)
 		for p, c := range cands {
 			free[c.Index] -= part.Units
-			s := fgdScore(Fragmentation(n, free, cpuAfter, f.w) - before)
+			s := fgdScore(before, fragmentMilli(n, free, cpuAfter, f.w))
 			free[c.Index] += part.Units
 			if s > bestScore {
 				pick, bestScore = p, s
@@ -65,14 +69,17 @@ func (f fgd) Score(n *state.NodeState, req *share.Request) (contract.Allocation,
 			free[indexOf(n, d.ID)] -= d.Units
 		}
 	}
-	return alloc, fgdScore(Fragmentation(n, free, cpuAfter, f.w) - before), true
+	return alloc, fgdScore(before, fragmentMilli(n, free, cpuAfter, f.w)), true
 }
 
-// fgdScore maps a fragmentation change in units (1 unit = 10 milli) to the
-// paper's integer score.
-func fgdScore(deltaUnits float64) int64 {
-	deltaMilli := deltaUnits * 1000 / device.UnitsPerDevice
-	return int64(math.Floor(100 / (1 + math.Exp(deltaMilli/1000))))
+// fgdScore is the paper's integer score of a placement that takes the
+// node's fragmentation from before to after (milli-device units):
+// int(100·sigmoid((before-after)/1000)), evaluated in the reference's
+// order of operations so that it rounds as the reference does when the
+// change is a rounding error away from zero.
+func fgdScore(before, after float64) int64 {
+	sigmoid := 1 / (1 + math.Exp(-(before-after)/1000))
+	return int64(sigmoid * MaxScore)
 }
 
 func indexOf(n *state.NodeState, id string) int {

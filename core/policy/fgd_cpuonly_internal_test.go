@@ -33,5 +33,5 @@ func TestFGDScoresCPUOnlyPodsByFragmentation(t *testing.T) {
 	// tight: Δ = +100 units (the whole GPU) -> floor(100·σ(-1)) = 26.
 	assert.Equal(t, int64(26), a)
 	// roomy: nothing changes, Δ = 0 -> 50.
-	assert.Equal(t, fgdScore(0), b)
+	assert.Equal(t, int64(50), b)
 }

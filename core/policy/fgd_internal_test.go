@@ -21,6 +21,11 @@ func TestFGDScore(t *testing.T) {
 		{name: "10 milli more", delta: 1, want: 49},
 		// 100/(1+e^-0.01) = 50.25: the same score as no change.
 		{name: "10 milli less ties no change", delta: -1, want: 50},
+		// Rounding noise either side of no change: the reference's sigmoid
+		// of a tiny negative argument is just below one half and truncates
+		// to 49; of a tiny positive one, just above, 50.
+		{name: "a hair more", delta: 1e-13, want: 49},
+		{name: "a hair less", delta: -1e-13, want: 50},
 		// A whole 8-GPU node: floor(100/(1+e^8)) = floor(0.0335)
 		{name: "eight GPUs more", delta: 800, want: 0},
 		// floor(100/(1+e^-8)) = floor(99.966)
@@ -28,7 +33,7 @@ func TestFGDScore(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, fgdScore(tt.delta))
+			assert.Equal(t, tt.want, fgdScore(1000, 1000+tt.delta*10))
 		})
 	}
 }

@@ -1,7 +1,26 @@
 package policy
 
 import (
+	"github.com/gantry-dev/gantry/core/device"
 	"github.com/gantry-dev/gantry/core/state"
+)
+
+// milliPerUnit converts device units (percent) to the milli-device units
+// the FGD paper and its reference simulator count fragments in.
+const milliPerUnit = 1000 / device.UnitsPerDevice
+
+// Fragment classes of one shape on one node, in the order the reference
+// simulator keeps them (its q1 lack-both, q2 lack-device, q3 satisfied,
+// q4 lack-CPU, xl/xr for shapes of no device, no-access).
+const (
+	classLackBoth = iota
+	classLackDevice
+	classSatisfied
+	classLackCPU
+	classNoDeviceCPUFits
+	classNoDeviceCPULacks
+	classNoAccess
+	numClasses
 )
 
 // Fragmentation returns F_n(M), the expected device units on n that a
@@ -12,16 +31,42 @@ import (
 // the units free per device (index into n.Devices) and cpuFree the host CPU
 // left; memory is not considered, as in the paper.
 func Fragmentation(n *state.NodeState, free []int, cpuFree int64, w Workload) float64 {
-	var f float64
+	return fragmentMilli(n, free, cpuFree, w) / milliPerUnit
+}
+
+// fragmentMilli is Fragmentation in milli-device units, added up the way
+// the reference simulator adds it: each shape's weighted amount goes into
+// its fragment class, shapes in workload order, and the classes other than
+// "satisfied" are summed in class order. Floating-point addition is not
+// associative, and FGD's integer score rounds down at exactly 50 when a
+// placement leaves the fragmentation unchanged, so the order decides a
+// score whenever a placement's effects cancel out.
+func fragmentMilli(n *state.NodeState, free []int, cpuFree int64, w Workload) float64 {
+	var classes [numClasses]float64
 	for _, s := range w {
-		f += s.Weight * float64(shapeFragment(n, free, cpuFree, s))
+		total, small, class := shapeFragment(n, free, cpuFree, s)
+		if class == classSatisfied {
+			classes[classLackDevice] += s.Weight * float64(small*milliPerUnit)
+			classes[classSatisfied] += s.Weight * float64((total-small)*milliPerUnit)
+			continue
+		}
+		classes[class] += s.Weight * float64(total*milliPerUnit)
+	}
+	var f float64
+	for c, v := range classes {
+		if c != classSatisfied {
+			f += v
+		}
 	}
 	return f
 }
 
-func shapeFragment(n *state.NodeState, free []int, cpuFree int64, s Shape) int {
+// shapeFragment classifies shape s on n and returns the units free on the
+// devices s could use at all (every kind for a shape of no device) and, for
+// a satisfied shape, those of them too small for one piece of it.
+func shapeFragment(n *state.NodeState, free []int, cpuFree int64, s Shape) (total, small, class int) {
 	kind := s.kind()
-	total, small, fits, eligible := 0, 0, 0, 0
+	fits, eligible := 0, 0
 	for i := range n.Devices {
 		d := &n.Devices[i]
 		if s.Count == 0 {
@@ -43,10 +88,23 @@ func shapeFragment(n *state.NodeState, free []int, cpuFree int64, s Shape) int {
 			small += free[i]
 		}
 	}
-	if s.Count == 0 || eligible == 0 || fits < s.Count || cpuFree < s.CPUMilli {
-		return total
+	cpuFits := cpuFree >= s.CPUMilli
+	switch {
+	case s.Count == 0 && cpuFits:
+		return total, 0, classNoDeviceCPUFits
+	case s.Count == 0:
+		return total, 0, classNoDeviceCPULacks
+	case eligible == 0:
+		return total, 0, classNoAccess
+	case fits >= s.Count && cpuFits:
+		return total, small, classSatisfied
+	case fits >= s.Count:
+		return total, 0, classLackCPU
+	case cpuFits:
+		return total, 0, classLackDevice
+	default:
+		return total, 0, classLackBoth
 	}
-	return small
 }
 
 // NodeFragmentation is Fragmentation of n as it stands.

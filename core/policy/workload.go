@@ -77,6 +77,16 @@ func (w Workload) Validate() error {
 	return nil
 }
 
+// normalized reports whether w's weights already sum to 1 (to within
+// floating-point error), so that they can be used as given, bit for bit.
+func (w Workload) normalized() bool {
+	var sum float64
+	for _, s := range w {
+		sum += s.Weight
+	}
+	return math.Abs(sum-1) < 1e-9
+}
+
 // Normalized returns w with weights scaled to sum to 1.
 func (w Workload) Normalized() Workload {
 	var sum float64
