@@ -29,7 +29,7 @@ type options struct {
 func main() {
 	o := &options{}
 	root := &cobra.Command{Use: "kubectl-gantry", Short: "Inspect Gantry's per-device allocation", Version: version.Get().String(),
-		SilenceUsage: true}
+		SilenceUsage: true, SilenceErrors: true}
 	root.SetVersionTemplate("kubectl-gantry {{.Version}}\n")
 	root.PersistentFlags().StringVar(&o.kubeconfig, "kubeconfig", "", "path to a kubeconfig (default: $KUBECONFIG or ~/.kube/config)")
 	root.AddCommand(&cobra.Command{
