@@ -307,7 +307,11 @@ func run(cmd *cobra.Command, f *runFlags) error {
 	for _, n := range t.Nodes {
 		gpus += n.GPUs
 	}
-	meta := report.Meta{Command: commandLine(), Trace: desc, Nodes: len(t.Nodes), GPUs: gpus, Pods: len(t.Pods), Ratio: f.ratio}
+	meta := report.Meta{Command: commandLine(), Trace: desc, Nodes: len(t.Nodes), GPUs: gpus, Pods: len(t.Pods), Ratio: f.ratio,
+		Normalized: t.Normalized.Lines()}
+	for _, l := range meta.Normalized {
+		fmt.Fprintf(cmd.ErrOrStderr(), "gantry-sim: %s: repaired %s\n", desc, l)
+	}
 	opts := report.Options{OmitTiming: f.noTiming}
 
 	bar := newBar(cmd.ErrOrStderr(), f.progress, len(jobs), f.experiment)

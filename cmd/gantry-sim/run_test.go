@@ -95,6 +95,28 @@ func TestOtherExperiments(t *testing.T) {
 	}
 }
 
+// A gpu_spec that names a model twice, as rows of the reference's published
+// gpuspec lists do, is read (the reference reads it) and the repair is shown
+// on stderr and in the report.
+func TestRepairedTraceRunsAndSaysWhatWasRepaired(t *testing.T) {
+	tmp := t.TempDir()
+	nodes, pods := writeSmallTrace(t, tmp)
+	b, err := os.ReadFile(pods)
+	require.NoError(t, err)
+	lines := strings.Split(string(b), "\n")
+	lines[2] = "pod-dup,1000,1024,1,500,T4|P100|P100,LS,Running,0,10,0"
+	lines[3] = "pod-dup2,1000,1024,1,500,G2|G2,LS,Running,0,10,0"
+	require.NoError(t, os.WriteFile(pods, []byte(strings.Join(lines, "\n")), 0o644))
+	out := filepath.Join(tmp, "out")
+	stderr, err := execute("run", "--nodes", nodes, "--pods", pods, "--policies", "FGD", "--out", out, "--progress", "never", "--no-timing")
+	require.NoError(t, err)
+	want := "2 rows: gpu_spec names a model more than once (repeats dropped)"
+	assert.Contains(t, stderr, "repaired "+want)
+	report, err := os.ReadFile(filepath.Join(out, "report.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(report), "- "+want+"\n")
+}
+
 func TestMalformedTraceNamesFileAndLineAndWritesNothing(t *testing.T) {
 	tmp := t.TempDir()
 	nodes, pods := writeSmallTrace(t, tmp)

@@ -21,6 +21,22 @@ type Meta struct {
 	GPUs  int
 	Pods  int
 	Ratio float64
+	// Normalized lists what the trace reader repaired in the input, one
+	// "N rows: what" line per kind (trace.Normalizations.Lines); none when
+	// it was read as it stands.
+	Normalized []string
+}
+
+// inputRepairs writes the reader's repairs of the input, if any.
+func inputRepairs(b *strings.Builder, meta Meta) {
+	if len(meta.Normalized) == 0 {
+		return
+	}
+	b.WriteString("Input repaired by the reader (harmless irregularities the FGD reference reads the same way; see simulator/trace/FORMAT.md):\n\n")
+	for _, l := range meta.Normalized {
+		fmt.Fprintf(b, "- %s\n", l)
+	}
+	b.WriteString("\n")
 }
 
 // Reference is the reference simulator's result for one policy on the
@@ -80,6 +96,7 @@ func writeInflationMarkdown(w io.Writer, meta Meta, rows []Row) error {
 	var b strings.Builder
 	b.WriteString("# Gantry simulator: workload inflation\n\n")
 	fmt.Fprintf(&b, "Trace: %s, %d nodes, %d GPUs, %d pods; inflated to %.0f %% of GPU capacity (FGD paper protocol, fgd-anchor §5). Every pod went through the real kube-scheduler framework with the GantryDeviceShare plugin.\n\n", meta.Trace, meta.Nodes, meta.GPUs, meta.Pods, meta.Ratio*100)
+	inputRepairs(&b, meta)
 	if meta.Command != "" {
 		fmt.Fprintf(&b, "Command:\n\n```\n%s\n```\n\n", meta.Command)
 	}
@@ -141,6 +158,7 @@ func WriteReplay(dir string, meta Meta, results []*engine.ReplayResult, o Option
 	var b strings.Builder
 	b.WriteString("# Gantry simulator: trace replay\n\n")
 	fmt.Fprintf(&b, "Trace: %s, %d nodes, %d GPUs, %d pods; arrivals and departures from creation_time/deletion_time in virtual time, pods that fit nowhere wait and are retried whenever a pod departs.\n\n", meta.Trace, meta.Nodes, meta.GPUs, meta.Pods)
+	inputRepairs(&b, meta)
 	if meta.Command != "" {
 		fmt.Fprintf(&b, "Command:\n\n```\n%s\n```\n\n", meta.Command)
 	}
@@ -190,6 +208,7 @@ func WriteSharing(dir string, meta Meta, results []*engine.SharingResult, o Opti
 	var b strings.Builder
 	b.WriteString("# Gantry simulator: sharing gain\n\n")
 	fmt.Fprintf(&b, "Trace: %s, %d pods. The fewest GPUs (a prefix of the trace's nodes in a seeded order, repeated as copies when needed; binary search) on which every pod binds, submitted once each with no departures: as the pods ask, and with every sharing pod rounded up to one whole GPU.\n\n", meta.Trace, meta.Pods)
+	inputRepairs(&b, meta)
 	if meta.Command != "" {
 		fmt.Fprintf(&b, "Command:\n\n```\n%s\n```\n\n", meta.Command)
 	}

@@ -43,10 +43,14 @@ var podColumns = map[string]string{
 // name in any order; the first five are required, the rest optional (creation_time and deletion_time
 // together), unknown ones ignored. Every pod is validated (Pod.Validate) and names must be unique.
 //
+// Harmless irregularities that the FGD reference simulator accepts with a clear meaning are repaired,
+// never silently: the returned Normalizations counts the rows repaired per kind (see Normalization).
+//
 // source names r in errors (usually its path). On any problem ReadPods returns no pods and a
 // *ParseErrors listing every problem found, each "source:line: column "x": reason".
-func ReadPods(r io.Reader, source string) ([]Pod, error) {
+func ReadPods(r io.Reader, source string) ([]Pod, Normalizations, error) {
 	var pods []Pod
+	norm := Normalizations{}
 	seen := make(map[string]int)
 	err := readCSV(r, source, podSpec, func(row *csvRow) {
 		p := Pod{
@@ -70,12 +74,16 @@ func ReadPods(r io.Reader, source string) ([]Pod, error) {
 			return
 		}
 		row.failFields(p.check(), podColumns)
-		if !row.bad {
-			pods = append(pods, p)
+		if row.bad {
+			return
+		}
+		pods = append(pods, p)
+		for k := range row.repaired {
+			norm.add(k)
 		}
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return pods, nil
+	return pods, norm, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
 )
 
@@ -132,16 +133,6 @@ func TestReadPodsRejectsMalformedInput(t *testing.T) {
 			want:  `pods.csv:4: column "name": duplicate name "p", first on line 2`,
 		},
 		{
-			name:  "empty model in gpu_spec",
-			input: podHeader + "p,5,1,1,500,V100M16||T4,LS,Running,0,10,\n",
-			want:  `pods.csv:2: column "gpu_spec": model 2 is empty`,
-		},
-		{
-			name:  "model listed twice in gpu_spec",
-			input: podHeader + "p,5,1,1,500,T4|T4,LS,Running,0,10,\n",
-			want:  `pods.csv:2: column "gpu_spec": model "T4" is listed twice`,
-		},
-		{
 			name:  "negative creation_time",
 			input: podHeader + "p,5,1,1,500,,LS,Running,-3,10,\n",
 			want:  `pods.csv:2: column "creation_time": must not be negative, got -3`,
@@ -178,9 +169,10 @@ func TestReadPodsRejectsMalformedInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pods, err := ReadPods(strings.NewReader(tt.input), "pods.csv")
+			pods, norm, err := ReadPods(strings.NewReader(tt.input), "pods.csv")
 			require.Error(t, err)
 			require.Nil(t, pods, "no partial data on error")
+			require.Nil(t, norm)
 			require.Equal(t, tt.want, err.Error())
 
 			var perr *ParseError
@@ -193,7 +185,7 @@ func TestReadPodsRejectsMalformedInput(t *testing.T) {
 }
 
 func TestReadPodsParseErrorFields(t *testing.T) {
-	_, err := ReadPods(strings.NewReader(podHeader+"p,5,1,1,1500,,LS,Running,0,10,\n"), "pods.csv")
+	_, _, err := ReadPods(strings.NewReader(podHeader+"p,5,1,1,1500,,LS,Running,0,10,\n"), "pods.csv")
 	var perr *ParseError
 	require.True(t, errors.As(err, &perr))
 	want := &ParseError{Source: "pods.csv", Line: 2, Column: "gpu_milli", Value: "1500", Reason: "1500 is out of range 0..1000"}
@@ -211,7 +203,7 @@ func TestReadPodsCapsReportedErrors(t *testing.T) {
 	for i := range MaxReportedErrors + 5 {
 		fmt.Fprintf(&b, "p%d,-1,1,0,0,,LS,Running,0,10,\n", i)
 	}
-	_, err := ReadPods(strings.NewReader(b.String()), "pods.csv")
+	_, _, err := ReadPods(strings.NewReader(b.String()), "pods.csv")
 	var list *ParseErrors
 	require.True(t, errors.As(err, &list))
 	require.Len(t, list.Errors, MaxReportedErrors)
@@ -226,9 +218,10 @@ func TestReadPodsCapsReportedErrors(t *testing.T) {
 func TestReadPodsAcceptsTheTraceFormats(t *testing.T) {
 	ptr := func(v int64) *int64 { return &v }
 	tests := []struct {
-		name  string
-		input string
-		want  []Pod
+		name     string
+		input    string
+		want     []Pod
+		wantNorm Normalizations
 	}{
 		{
 			name:  "full format",
@@ -259,6 +252,30 @@ func TestReadPodsAcceptsTheTraceFormats(t *testing.T) {
 			want:  []Pod{{Name: "p", CPUMilli: 1, MemoryMiB: 2, NumGPU: 1, GPUMilli: 50}},
 		},
 		{
+			// As published in openb_pod_list_gpuspec20.csv; the reference reads it as the set.
+			name: "a model named twice is kept once and counted",
+			input: podHeader + "a,8000,4096,1,500,V100M16|V100M32|V100M32,LS,Running,0,10,\n" +
+				"b,8000,4096,1,500,T4|T4|T4,LS,Running,0,10,\n" + "c,8000,4096,1,500,T4|A10,LS,Running,0,10,\n",
+			want: []Pod{
+				{Name: "a", CPUMilli: 8000, MemoryMiB: 4096, NumGPU: 1, GPUMilli: 500, GPUSpec: []string{"V100M16", "V100M32"}, QoS: "LS", Phase: "Running", Deletion: 10, HasTimes: true},
+				{Name: "b", CPUMilli: 8000, MemoryMiB: 4096, NumGPU: 1, GPUMilli: 500, GPUSpec: []string{"T4"}, QoS: "LS", Phase: "Running", Deletion: 10, HasTimes: true},
+				{Name: "c", CPUMilli: 8000, MemoryMiB: 4096, NumGPU: 1, GPUMilli: 500, GPUSpec: []string{"T4", "A10"}, QoS: "LS", Phase: "Running", Deletion: 10, HasTimes: true},
+			},
+			wantNorm: Normalizations{RepeatedGPUModel: 2},
+		},
+		{
+			// The reference's converter drops empty entries; a list left empty means any model.
+			name: "empty model entries are dropped and counted once per row",
+			input: podHeader + "a,1,1,1,500,T4||A10|,LS,Running,0,10,\n" + "b,1,1,1,500,|,LS,Running,0,10,\n" +
+				"c,1,1,1,500,|T4|T4,LS,Running,0,10,\n",
+			want: []Pod{
+				{Name: "a", CPUMilli: 1, MemoryMiB: 1, NumGPU: 1, GPUMilli: 500, GPUSpec: []string{"T4", "A10"}, QoS: "LS", Phase: "Running", Deletion: 10, HasTimes: true},
+				{Name: "b", CPUMilli: 1, MemoryMiB: 1, NumGPU: 1, GPUMilli: 500, QoS: "LS", Phase: "Running", Deletion: 10, HasTimes: true},
+				{Name: "c", CPUMilli: 1, MemoryMiB: 1, NumGPU: 1, GPUMilli: 500, GPUSpec: []string{"T4"}, QoS: "LS", Phase: "Running", Deletion: 10, HasTimes: true},
+			},
+			wantNorm: Normalizations{EmptyGPUModel: 3, RepeatedGPUModel: 1},
+		},
+		{
 			name:  "any non-negative GPU count",
 			input: "name,cpu_milli,memory_mib,num_gpu,gpu_milli\np,1,2,3,1000\n",
 			want:  []Pod{{Name: "p", CPUMilli: 1, MemoryMiB: 2, NumGPU: 3, GPUMilli: 1000}},
@@ -266,10 +283,13 @@ func TestReadPodsAcceptsTheTraceFormats(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadPods(strings.NewReader(tt.input), "pods.csv")
+			got, norm, err := ReadPods(strings.NewReader(tt.input), "pods.csv")
 			require.NoError(t, err)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Fatalf("pods (-want,+got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantNorm, norm, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("normalisations (-want,+got):\n%s", diff)
 			}
 		})
 	}

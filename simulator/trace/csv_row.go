@@ -15,6 +15,9 @@ type csvRow struct {
 	cols   map[string]int
 	c      *collector
 	bad    bool
+	// repaired lists the normalisations applied to the row; the reader counts them once the row is
+	// accepted.
+	repaired map[Normalization]bool
 }
 
 // has reports whether the file has column col.
@@ -70,13 +73,17 @@ func (r *csvRow) integer(col string, bits int) int64 {
 	return v
 }
 
-// models decodes a "|"-separated model list; "" is nil (any model).
+// models decodes a "|"-separated model list; "" is nil (any model). Empty entries and repeated models
+// are dropped and recorded as normalisations of the row (see Normalization).
 func (r *csvRow) models(col string) []string {
 	s := r.cell(col)
 	if s == "" {
 		return nil
 	}
-	return strings.Split(s, "|")
+	if r.repaired == nil {
+		r.repaired = map[Normalization]bool{}
+	}
+	return normalizeModels(strings.Split(s, "|"), r.repaired)
 }
 
 // failFields records the validation errors of a decoded value, naming each field's CSV column.

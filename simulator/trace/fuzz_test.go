@@ -18,6 +18,8 @@ func FuzzReadPods(f *testing.F) {
 	f.Add("name,cpu_milli,memory_mib,num_gpu,gpu_milli\nopenb-pod-9060,16200,66560,2,1000\n")
 	f.Add("gpu_milli,num_gpu,name,cpu_milli,memory_mib,gpu_spec\n500,1,p,1,1,T4|V100M16\n")
 	f.Add(podHeader + "p,-5,1,1,1500,A||A,LS,Running,x,,\"\n")
+	f.Add(podHeader + "p,8000,4096,1,500,V100M16|V100M32|V100M32,LS,Running,0,10,\n")
+	f.Add(podHeader + "p,8000,4096,1,500,|T4||,LS,Running,0,10,\n")
 	f.Add("name,name\n")
 	f.Add("\ufeffname,cpu_milli,memory_mib,num_gpu,gpu_milli\r\n\"p\"\"q\",1,2,1,50\r\n")
 	f.Add("")
@@ -25,19 +27,25 @@ func FuzzReadPods(f *testing.F) {
 		f.Add(string(head[:2000])) // the first rows, cut mid-row
 	}
 	f.Fuzz(func(t *testing.T, input string) {
-		pods, err := ReadPods(strings.NewReader(input), "fuzz.csv")
+		pods, norm, err := ReadPods(strings.NewReader(input), "fuzz.csv")
 		if err != nil {
 			var list *ParseErrors
 			if !errors.As(err, &list) || list.Len() == 0 {
 				t.Fatalf("error is not a non-empty *ParseErrors: %v", err)
 			}
-			if pods != nil {
-				t.Fatalf("partial data with an error: %d pods", len(pods))
+			if pods != nil || norm != nil {
+				t.Fatalf("partial data with an error: %d pods, %v", len(pods), norm)
 			}
 			return
 		}
 		if err := (Trace{Pods: pods}).Validate(); err != nil {
 			t.Fatalf("accepted invalid pods: %v", err)
+		}
+		// A kind is counted once per repaired row at most.
+		for k, c := range norm {
+			if c < 1 || c > len(pods) {
+				t.Fatalf("%q counted %d times for %d pods", k, c, len(pods))
+			}
 		}
 	})
 }

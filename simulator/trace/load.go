@@ -20,17 +20,26 @@ const (
 // PodListFile is the file name of a pod list variant such as "default", "gpushare40" or "multigpu20".
 func PodListFile(variant string) string { return "openb_pod_list_" + variant + ".csv" }
 
-// Load reads an Alibaba node list and pod list. Errors name the files by the paths given.
+// Load reads an Alibaba node list and pod list. Errors name the files by the paths given; what the pod
+// reader repaired is in the trace's Normalized (nil when nothing was).
 func Load(nodesPath, podsPath string) (Trace, error) {
 	nodes, err := readFile(nodesPath, ReadNodes)
 	if err != nil {
 		return Trace{}, err
 	}
-	pods, err := readFile(podsPath, ReadPods)
+	var norm Normalizations
+	pods, err := readFile(podsPath, func(r io.Reader, source string) ([]Pod, error) {
+		p, n, err := ReadPods(r, source)
+		norm = n
+		return p, err
+	})
 	if err != nil {
 		return Trace{}, err
 	}
-	return Trace{Nodes: nodes, Pods: pods}, nil
+	if len(norm) == 0 {
+		norm = nil // nothing repaired
+	}
+	return Trace{Nodes: nodes, Pods: pods, Normalized: norm}, nil
 }
 
 // LoadDir reads the FGD paper's cluster (GPUNodeListFile) and the pod list of the given variant ("" is

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
 )
 
@@ -14,9 +15,9 @@ const shippedDir = "testdata/alibaba-gpu-v2023"
 
 func readShippedPods(t testing.TB, file string) []Pod {
 	t.Helper()
-	pods, err := readFile(filepath.Join(shippedDir, file), ReadPods)
+	tr, err := Load(filepath.Join(shippedDir, GPUNodeListFile), filepath.Join(shippedDir, file))
 	require.NoError(t, err)
-	return pods
+	return tr.Pods
 }
 
 func TestShippedNodeLists(t *testing.T) {
@@ -121,6 +122,9 @@ func TestShippedPodLists(t *testing.T) {
 		variant   string
 		wantPods  int
 		wantTimes bool
+		// wantSpec counts pods with a GPU-model constraint.
+		wantSpec int
+		wantNorm Normalizations
 	}{
 		{variant: "default", wantPods: 8152, wantTimes: true},
 		{variant: "gpushare20", wantPods: 8152, wantTimes: true},
@@ -132,16 +136,26 @@ func TestShippedPodLists(t *testing.T) {
 		{variant: "multigpu30", wantPods: 8508},
 		{variant: "multigpu40", wantPods: 8746},
 		{variant: "multigpu50", wantPods: 9061},
+		// 17 rows name a model twice, e.g. "V100M16|V100M32|V100M32"; the reference reads them.
+		{variant: "gpuspec20", wantPods: 8152, wantTimes: true, wantSpec: 1444, wantNorm: Normalizations{RepeatedGPUModel: 17}},
+		{variant: "cpu100", wantPods: 7853, wantTimes: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variant, func(t *testing.T) {
 			tr, err := LoadDir(shippedDir, tt.variant)
 			require.NoError(t, err)
 			require.Len(t, tr.Pods, tt.wantPods)
+			spec := 0
 			for _, p := range tr.Pods {
 				require.Equal(t, p.GPUMilli, int64(p.GPUPercent())*MilliPerPercent, "pod %s", p.Name)
 				require.Equal(t, tt.wantTimes, p.HasTimes, "pod %s", p.Name)
-				require.Nil(t, p.GPUSpec, "pod %s: no shipped list has model constraints", p.Name)
+				if p.GPUSpec != nil {
+					spec++
+				}
+			}
+			require.Equal(t, tt.wantSpec, spec)
+			if diff := cmp.Diff(tt.wantNorm, tr.Normalized, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("normalisations (-want,+got):\n%s", diff)
 			}
 			require.NoError(t, tr.Validate())
 		})
@@ -160,9 +174,9 @@ func TestEveryShippedFileIsCovered(t *testing.T) {
 	}
 	want := []string{
 		AllNodeListFile, GPUNodeListFile,
-		PodListFile("default"), PodListFile("gpushare100"), PodListFile("gpushare20"), PodListFile("gpushare40"),
-		PodListFile("gpushare60"), PodListFile("gpushare80"), PodListFile("multigpu20"), PodListFile("multigpu30"),
-		PodListFile("multigpu40"), PodListFile("multigpu50"),
+		PodListFile("cpu100"), PodListFile("default"), PodListFile("gpushare100"), PodListFile("gpushare20"), PodListFile("gpushare40"),
+		PodListFile("gpushare60"), PodListFile("gpushare80"), PodListFile("gpuspec20"), PodListFile("multigpu20"),
+		PodListFile("multigpu30"), PodListFile("multigpu40"), PodListFile("multigpu50"),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("shipped CSVs (-want,+got):\n%s", diff)

@@ -12,6 +12,9 @@ type Trace struct {
 	GPUModels []string
 	Nodes     []Node
 	Pods      []Pod
+	// Normalized counts what the reader repaired in the input (Alibaba CSVs only; nil when read from
+	// Gantry's own format, which is strict).
+	Normalized Normalizations
 }
 
 // Models returns the GPU models the trace names (node models and pod GPUSpec entries), sorted and
