@@ -24,6 +24,12 @@ func TestInventoryRoundTrip(t *testing.T) {
 		{name: "eight A100", inv: coretest.MakeNode("n1").GPUs("A100-SXM4-80GB", 8, 81920).Inventory()},
 		{name: "GPUs and NPUs, unknown NUMA, no link group", inv: coretest.MakeNode("n1").GPUs("T4", 2, 15360).NPUs("Ascend910B", 2, 65536).
 			Topology(1, device.NoNUMA, "").Unhealthy(3).Inventory()},
+		{name: "isolation levels and a MIG instance", inv: device.Inventory{Devices: []device.Device{
+			{ID: "GPU-0", Index: 0, Kind: device.GPU, Model: "A100-SXM4-40GB", MemoryMiB: 40960, Health: device.Healthy, Isolation: device.IsolationMPS},
+			{ID: "MIG-1", Index: 1, Kind: device.GPU, Model: "A100-1g.5gb", MemoryMiB: 4864, Health: device.Healthy, Isolation: device.IsolationMIG,
+				MIG: &device.MIG{Parent: "GPU-1", Profile: "1g.5gb"}},
+			{ID: "GPU-2", Index: 2, Kind: device.GPU, Model: "A100-SXM4-40GB", MemoryMiB: 40960, Health: device.Healthy},
+		}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,6 +88,10 @@ func TestDecodeInventoryErrors(t *testing.T) {
 			wantMsg: prefix + "not valid JSON: unexpected EOF"},
 		{name: "trailing object", value: dev(ok0) + `{}`,
 			wantMsg: prefix + "trailing data after the JSON object"},
+		{name: "unknown isolation", value: dev(`{"id":"g0","index":0,"kind":"gpu","model":"T4","memoryMiB":1,"health":"Healthy","numaNode":0,"isolation":"hami"}`),
+			wantMsg: prefix + `bad device: device "g0": unknown isolation "hami" (want "none", "mps" or "mig")`},
+		{name: "MIG isolation without details", value: dev(`{"id":"g0","index":0,"kind":"gpu","model":"T4","memoryMiB":1,"health":"Healthy","numaNode":0,"isolation":"mig"}`),
+			wantMsg: prefix + `bad device: device "g0": isolation "mig" needs mig details and mig details need isolation "mig"`},
 		{name: "trailing brace", value: dev(ok0) + `}`,
 			wantMsg: prefix + "trailing data after the JSON object"},
 		{name: "trailing bracket", value: dev(ok0) + ` ]`,
@@ -92,8 +102,8 @@ func TestDecodeInventoryErrors(t *testing.T) {
 			wantMsg: prefix + `version "" is not supported (want "v1")`},
 		{name: "unknown top-level field", value: `{"version":"v1","devices":[],"color":"red"}`,
 			wantMsg: prefix + `not valid JSON: json: unknown field "color"`},
-		{name: "unknown device field", value: dev(`{"id":"g0","index":0,"kind":"gpu","model":"T4","memoryMiB":1,"health":"Healthy","numaNode":0,"mig":true}`),
-			wantMsg: prefix + `not valid JSON: json: unknown field "mig"`},
+		{name: "unknown device field", value: dev(`{"id":"g0","index":0,"kind":"gpu","model":"T4","memoryMiB":1,"health":"Healthy","numaNode":0,"sriov":true}`),
+			wantMsg: prefix + `not valid JSON: json: unknown field "sriov"`},
 		{name: "wrong type", value: `{"version":"v1","devices":"all"}`,
 			wantMsg: prefix + "not valid JSON: json: cannot unmarshal string into Go struct field inventoryWire.devices of type []device.Device"},
 		{name: "duplicate id", value: dev(ok0 + `,{"id":"g0","index":1,"kind":"gpu","model":"T4","memoryMiB":1,"health":"Healthy","numaNode":0}`),

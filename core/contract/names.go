@@ -56,6 +56,9 @@ const (
 	// AnnotationAllowSharedDevice set to "true" lets replicas of one workload
 	// share a device.
 	AnnotationAllowSharedDevice = Domain + "/allow-shared-device"
+	// AnnotationIsolation requires the isolation level ("none", "mps" or
+	// "mig") of every device the pod is given (see device.Isolation).
+	AnnotationIsolation = Domain + "/isolation"
 	// LabelWorkload names the workload a pod is a replica of, for zone
 	// spread. Without it the pod's controller owner reference is used.
 	LabelWorkload = Domain + "/workload"

@@ -91,6 +91,17 @@ func (w *NodeWrapper) Topology(i, numa int, linkGroup string) *NodeWrapper {
 	return w
 }
 
+// Isolation sets the isolation of device i (IsolationMIG also fills in MIG
+// details naming a parent "<id>-parent" and profile "1g.10gb").
+func (w *NodeWrapper) Isolation(i int, level device.Isolation) *NodeWrapper {
+	d := &w.inv.Devices[i]
+	d.Isolation = level
+	if level == device.IsolationMIG {
+		d.MIG = &device.MIG{Parent: d.ID + "-parent", Profile: "1g.10gb"}
+	}
+	return w
+}
+
 // Unhealthy marks device index i unhealthy.
 func (w *NodeWrapper) Unhealthy(i int) *NodeWrapper {
 	w.inv.Devices[i].Health = device.Unhealthy

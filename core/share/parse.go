@@ -106,6 +106,18 @@ func Parse(pod *corev1.Pod) (*Request, error) {
 			errs = append(errs, field.Invalid(meta.Key(contract.AnnotationAllowSharedDevice), v, `must be "true" or "false"`))
 		}
 	}
+	if v, ok := pod.Annotations[contract.AnnotationIsolation]; ok {
+		iso, err := device.ParseIsolation(v)
+		switch {
+		case err != nil || v == "":
+			errs = append(errs, field.NotSupported(meta.Key(contract.AnnotationIsolation), v, isolationNames()))
+		case len(req.Parts) == 0 && len(malformed) == 0:
+			errs = append(errs, field.Invalid(meta.Key(contract.AnnotationIsolation), v,
+				fmt.Sprintf("requires device isolation but the pod requests no %s or %s", contract.ResourceGPUPercent, contract.ResourceNPUPercent)))
+		default:
+			req.Isolation = iso
+		}
+	}
 	req.Workload = WorkloadOf(pod)
 	req.Pod = pod.Namespace + "/" + pod.Name
 	if len(errs) > 0 {
@@ -194,4 +206,12 @@ func WorkloadOf(pod *corev1.Pod) string {
 		return pod.Namespace + "/" + ref.Kind + "/" + ref.Name
 	}
 	return ""
+}
+
+func isolationNames() []string {
+	out := make([]string, len(device.Isolations))
+	for i, l := range device.Isolations {
+		out[i] = string(l)
+	}
+	return out
 }

@@ -41,6 +41,9 @@ type Request struct {
 	Workload string
 	// AllowSharedDevice lets replicas of Workload share a device.
 	AllowSharedDevice bool
+	// Isolation is the level every device given to the pod must enforce;
+	// empty (or IsolationNone) accepts any device.
+	Isolation device.Isolation
 }
 
 // Empty reports whether the pod asks for no device at all.
@@ -71,8 +74,14 @@ func (r *Request) Kinds() []device.Kind {
 	return out
 }
 
+// AllowsDevice reports whether d may serve the request: its model is
+// allowed and it enforces the isolation asked for.
+func (r *Request) AllowsDevice(d *device.Device) bool {
+	return r.Allows(d.Kind, d.Model) && d.Level().Satisfies(r.Isolation)
+}
+
 // Allows reports whether a device of kind k and the given model may serve
-// the request.
+// the request (models only; see AllowsDevice).
 func (r *Request) Allows(k device.Kind, model string) bool {
 	models, ok := r.Models[k]
 	if !ok || len(models) == 0 {

@@ -24,6 +24,9 @@ const (
 	// ReplicaOnDevice: the devices with room already hold a replica of the
 	// same workload, and the pod does not allow sharing with one.
 	ReplicaOnDevice Code = "ReplicaOnDevice"
+	// IsolationMismatch: the node has devices of an allowed model, too few
+	// of them with the isolation the pod requires.
+	IsolationMismatch Code = "IsolationMismatch"
 )
 
 // Reason says why a request does not fit a node. Its message is formatted
@@ -44,6 +47,8 @@ type Reason struct {
 	Asked, Have int
 	// Units is the share asked of each device.
 	Units int
+	// Isolation is the level the pod requires (IsolationMismatch).
+	Isolation device.Isolation
 	// Unresolvable is true when no change on this node short of new
 	// hardware could make the request fit, so preemption would not help.
 	Unresolvable bool
@@ -70,6 +75,9 @@ func (r Reason) Message() string {
 	switch r.Code {
 	case NoDevices:
 		return fmt.Sprintf("node has no %s", kind)
+	case IsolationMismatch:
+		return fmt.Sprintf("node has %d %s%s with isolation %s, container %q asks for %d (the pod requires %s: %s)",
+			r.Have, kind, models, r.Isolation, r.Container, r.Asked, contract.AnnotationIsolation, r.Isolation)
 	case ModelMismatch:
 		return fmt.Sprintf("node has no %s%s", kind, models)
 	case TooFewDevices:
@@ -237,7 +245,7 @@ func candidates(n *NodeState, req *share.Request, part share.Part, free []int) (
 // device, or is nil for the node as it stands; collect says whether to
 // return the candidates or only whether there are enough.
 func scan(n *NodeState, req *share.Request, part share.Part, free []int, collect bool) ([]Cand, Reason, bool) {
-	var ofKind, allowed, healthy, roomy, mostFree, found int
+	var ofKind, modelOK, allowed, healthy, roomy, mostFree, found int
 	var cands []Cand
 	if collect {
 		cands = make([]Cand, 0, len(n.Devices))
@@ -249,6 +257,10 @@ func scan(n *NodeState, req *share.Request, part share.Part, free []int, collect
 		}
 		ofKind++
 		if !req.Allows(part.Kind, d.Model) {
+			continue
+		}
+		modelOK++
+		if !d.Level().Satisfies(req.Isolation) {
 			continue
 		}
 		allowed++
@@ -282,8 +294,10 @@ func scan(n *NodeState, req *share.Request, part share.Part, free []int, collect
 	switch {
 	case ofKind == 0:
 		r.Code, r.Unresolvable = NoDevices, true
-	case allowed == 0:
+	case modelOK == 0:
 		r.Code, r.Unresolvable = ModelMismatch, true
+	case allowed < part.Count && modelOK >= part.Count:
+		r.Code, r.Have, r.Isolation, r.Unresolvable = IsolationMismatch, allowed, req.Isolation, true
 	case allowed < part.Count:
 		r.Code, r.Have, r.Unresolvable = TooFewDevices, allowed, true
 	case roomy >= part.Count:

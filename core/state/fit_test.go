@@ -31,6 +31,7 @@ func TestFitReasons(t *testing.T) {
 		r.Models = map[device.Kind][]string{device.GPU: m}
 		return r
 	}
+	isolated := func(r *share.Request, l device.Isolation) *share.Request { r.Isolation = l; return r }
 	tests := []struct {
 		name    string
 		node    *state.NodeState
@@ -38,6 +39,18 @@ func TestFitReasons(t *testing.T) {
 		want    state.Reason
 		wantMsg string
 	}{
+		{name: "isolation mps required, node has none",
+			node: coretest.MakeNode("n1").GPUs("T4", 2, 15360).State(), req: isolated(request(part("main", 1, 25)), device.IsolationMPS),
+			want: state.Reason{Code: state.IsolationMismatch, Kind: device.GPU, Container: "main", Asked: 1, Units: 25, Isolation: device.IsolationMPS, Unresolvable: true},
+			wantMsg: `node has 0 GPU with isolation mps, container "main" asks for 1 (the pod requires gantry.dev/isolation: mps)`},
+		{name: "isolation mps required, too few MPS cards",
+			node: coretest.MakeNode("n1").GPUs("T4", 4, 15360).Isolation(2, device.IsolationMPS).State(), req: isolated(request(part("main", 2, 100)), device.IsolationMPS),
+			want: state.Reason{Code: state.IsolationMismatch, Kind: device.GPU, Container: "main", Asked: 2, Have: 1, Units: 100, Isolation: device.IsolationMPS, Unresolvable: true},
+			wantMsg: `node has 1 GPU with isolation mps, container "main" asks for 2 (the pod requires gantry.dev/isolation: mps)`},
+		{name: "MIG does not stand in for MPS",
+			node: coretest.MakeNode("n1").GPUs("T4", 1, 15360).Isolation(0, device.IsolationMIG).State(), req: isolated(request(part("main", 1, 25)), device.IsolationMPS),
+			want: state.Reason{Code: state.IsolationMismatch, Kind: device.GPU, Container: "main", Asked: 1, Units: 25, Isolation: device.IsolationMPS, Unresolvable: true},
+			wantMsg: `node has 0 GPU with isolation mps, container "main" asks for 1 (the pod requires gantry.dev/isolation: mps)`},
 		{name: "CPU-only node",
 			node: coretest.MakeNode("n1").State(), req: request(part("main", 1, 30)),
 			want:    state.Reason{Code: state.NoDevices, Kind: device.GPU, Container: "main", Asked: 1, Units: 30, Unresolvable: true},
@@ -212,4 +225,23 @@ func TestPlacePanicsOnABrokenChooser(t *testing.T) {
 			assert.PanicsWithValue(t, tt.wantText, func() { state.Place(n, request(part("main", 2, 100)), tt.chooser) })
 		})
 	}
+}
+
+// TestFitHonoursIsolation: a pod that requires mps is placed only on the
+// node's MPS cards, whichever chooser places it; one that requires nothing
+// may use any card.
+func TestFitHonoursIsolation(t *testing.T) {
+	n := coretest.MakeNode("n1").GPUs("T4", 4, 15360).Isolation(3, device.IsolationMPS).State()
+	req := request(part("main", 1, 25))
+	req.Isolation = device.IsolationMPS
+	_, ok := state.Fit(n, req)
+	require.True(t, ok)
+	a, _, ok := state.Place(n, req, state.First)
+	require.True(t, ok)
+	require.Equal(t, 3, a.Containers[0].Devices[0].Index)
+
+	anyLevel := request(part("main", 1, 25))
+	a, _, ok = state.Place(n, anyLevel, state.First)
+	require.True(t, ok)
+	require.Equal(t, 0, a.Containers[0].Devices[0].Index)
 }

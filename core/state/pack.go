@@ -42,7 +42,7 @@ func neverTogether(n *NodeState, req *share.Request, parts []int) (Reason, bool)
 	k := req.Parts[parts[0]].Kind
 	allowed := 0
 	for i := range n.Devices {
-		if d := &n.Devices[i]; d.Kind == k && req.Allows(k, d.Model) {
+		if d := &n.Devices[i]; d.Kind == k && req.AllowsDevice(&d.Device) {
 			allowed++
 		}
 	}
@@ -65,7 +65,7 @@ func packKind(n *NodeState, req *share.Request, parts []int, free []int, picked 
 	room := 0
 	for i := range n.Devices {
 		d := &n.Devices[i]
-		if d.Kind != k || !req.Allows(k, d.Model) || !d.Healthy() {
+		if d.Kind != k || !req.AllowsDevice(&d.Device) || !d.Healthy() {
 			continue
 		}
 		withReplicas = append(withReplicas, free[i])
