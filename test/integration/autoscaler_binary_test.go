@@ -2,6 +2,9 @@ package integration
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,9 +50,13 @@ scaleDown:
 
 // TestAutoscalerBinaryEndToEnd is TestAutoscalerEndToEnd with the real
 // bin/gantry-autoscaler process (make build) instead of the loop in the
-// test: kwok provider, a configuration file, --kubeconfig, a 1 s scan
-// interval and leader election on, so the Lease must work against the real
-// kube-apiserver before the loop runs.
+// test, installed as the kwok demo overlay ships it: its ServiceAccount
+// (a real token in --kubeconfig), its roles and its container arguments,
+// with only the configuration files, the scan interval (1 s) and the
+// listen addresses replaced. Leader election is on, so the Lease must work
+// under those roles before the loop runs; the status ConfigMap is updated
+// through its resourceNames-limited Role; /healthz and /readyz answer ok;
+// the log has no permission error.
 func TestAutoscalerBinaryEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -59,19 +66,30 @@ func TestAutoscalerBinaryEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	cfg := filepath.Join(t.TempDir(), "autoscaler-config.yaml")
+	saCfg, shipped := shippedAutoscaler(t, e.cp, autoscalerKWOKDemo)
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	require.NoError(t, harness.WriteKubeconfig(kubeconfig, saCfg))
+	cfg := filepath.Join(dir, "autoscaler-config.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(binaryAutoscalerConfig), 0o600))
+	// The scheduler's own configuration: the autoscaler simulates with its
+	// gantry-scheduler profile.
+	schedCfg := filepath.Join(dir, "scheduler-config.yaml")
+	require.NoError(t, os.WriteFile(schedCfg, []byte(fmt.Sprintf(schedulerConfig, e.cp.KubeconfigPath, "Binpack")), 0o600))
+	healthPort, err := harness.FreePort()
+	require.NoError(t, err)
+	args := withArgs(shipped, map[string]string{
+		"--kubeconfig":                kubeconfig,
+		"--config":                    cfg,
+		"--scheduler-config":          schedCfg,
+		"--scan-interval":             "1s",
+		"--metrics-bind-address":      "",
+		"--health-probe-bind-address": fmt.Sprintf("127.0.0.1:%d", healthPort),
+	})
+	require.Contains(t, args, "--provider=kwok")
+	t.Logf("gantry-autoscaler %s", strings.Join(args, " "))
 	started := time.Now()
-	as := harness.StartProcess(t, "gantry-autoscaler",
-		"--kubeconfig="+e.cp.KubeconfigPath,
-		"--config="+cfg,
-		"--provider=kwok",
-		"--scan-interval=1s",
-		"--metrics-bind-address=",
-		"--leader-elect=true",
-		"--leader-elect-resource-namespace=kube-system",
-		"--leader-elect-resource-name=gantry-autoscaler",
-	)
+	as := harness.StartProcess(t, "gantry-autoscaler", args...)
 
 	// The process acquires the Lease; its holder is hostname_<random>.
 	host, err := os.Hostname()
@@ -96,13 +114,36 @@ func TestAutoscalerBinaryEndToEnd(t *testing.T) {
 	})
 	require.NoError(t, err, "the autoscaler's log does not say it leads as %s", holder)
 	t.Logf("RESULT: Lease kube-system/gantry-autoscaler held by %s %.1fs after the process started", holder, time.Since(started).Seconds())
+	probe := func(path string) (int, string) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", healthPort, path))
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		code, _ := probe("/readyz")
+		return code == http.StatusOK, nil
+	})
+	require.NoError(t, err, "/readyz never answered ok")
 
 	mixed, minimum := shareWorkload()
 	scaleUpAndDown(t, ctx, e, mixed, minimum)
 
-	// Still the leader and still running after the whole run.
+	// Still the leader, live, and running after the whole run.
 	require.False(t, as.Exited(), "the autoscaler exited: %v", as.Err())
 	l, err := e.client.CoordinationV1().Leases("kube-system").Get(ctx, "gantry-autoscaler", metav1.GetOptions{})
 	require.NoError(t, err)
 	require.Equal(t, holder, *l.Spec.HolderIdentity)
+	code, body := probe("/healthz")
+	require.Equal(t, http.StatusOK, code, "/healthz: %s", body)
+	// The loop wrote its status into the shipped ConfigMap.
+	cm, err := e.client.CoreV1().ConfigMaps("kube-system").Get(ctx, "gantry-autoscaler-status", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Contains(t, cm.Data["status"], "nodeGroups:")
+	log, err := os.ReadFile(as.LogPath())
+	require.NoError(t, err)
+	require.NotContains(t, strings.ToLower(string(log)), "forbidden", "the shipped roles lack a permission the autoscaler uses")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
@@ -36,9 +38,10 @@ import (
 
 // TestAutoscalerEndToEnd: from zero GPU nodes, 500 pods asking for shares
 // of mixed sizes and models are pending on the real gantry-scheduler; the
-// autoscaler (kwok provider, loop on a real clock every second) adds nodes
-// from the right groups; KWOK runs them; all 500 bind; the pods are deleted
-// and the nodes go after the (shortened) unneeded time.
+// autoscaler (kwok provider, loop on a real clock every second, running as
+// the shipped ServiceAccount under the kwok demo overlay's roles) adds
+// nodes from the right groups; KWOK runs them; all 500 bind; the pods are
+// deleted and the nodes go after the (shortened) unneeded time.
 func TestAutoscalerEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -65,9 +68,12 @@ func TestAutoscalerEndToEnd(t *testing.T) {
 	cfg.ScaleDown.DelayAfterFailure = time.Second
 	cfg.ScaleDown.MaxConcurrent = 100
 
-	factory := source.NewInformerFactory(e.client)
-	src := source.NewClient(e.client, factory)
-	a, err := core.New(lctx, core.Options{Config: cfg, Provider: kwok.New(e.client, src.NodeLister(), cfg.AllGroups()),
+	saCfg, _ := shippedAutoscaler(t, e.cp, autoscalerKWOKDemo)
+	client, err := kubernetes.NewForConfig(saCfg)
+	require.NoError(t, err)
+	factory := source.NewInformerFactory(client)
+	src := source.NewClient(client, factory)
+	a, err := core.New(lctx, core.Options{Config: cfg, Provider: kwok.New(client, src.NodeLister(), cfg.AllGroups()),
 		Source: src, Recorder: &record.FakeRecorder{}, Seed: 1})
 	require.NoError(t, err)
 	require.NoError(t, source.StartInformers(ctx, factory))
@@ -78,7 +84,12 @@ func TestAutoscalerEndToEnd(t *testing.T) {
 		defer loops.Done()
 		for ctx.Err() == nil {
 			if err := a.RunOnce(lctx, time.Now()); err != nil && ctx.Err() == nil {
-				t.Logf("loop: %v", err)
+				// A permission the shipped roles lack fails the test.
+				if apierrors.IsForbidden(err) || strings.Contains(err.Error(), "forbidden") {
+					t.Errorf("loop under the shipped roles: %v", err)
+				} else {
+					t.Logf("loop: %v", err)
+				}
 			}
 			select {
 			case <-ctx.Done():
@@ -125,47 +136,73 @@ func shareWorkload() ([]*corev1.Pod, int) {
 	return mixed, minimum
 }
 
+// Claims of the README and bench/README that the end-to-end tests hold the
+// autoscaler to.
+const (
+	// maxOverPacking: nodes bought are within 5 % of a perfect packing's.
+	maxOverPacking = 0.05
+	// maxBindLatency: every pod is bound within 30 s of its creation (the
+	// seed's burst figure).
+	maxBindLatency = 30 * time.Second
+)
+
 // scaleUpAndDown creates pods on a cluster whose autoscaler (kwok provider,
 // groups t4 and a100, short unneeded time) is running, waits for every pod
-// to be bound on nodes from the right groups, deletes the pods and waits
-// for every node to be removed, logging the times and node counts.
+// to be bound on nodes from the right groups, checks the claims (each pod
+// bound within maxBindLatency of its creation, nodes within maxOverPacking
+// of the perfect packing's minimum), deletes the pods and waits for every
+// node to be removed, logging the times and node counts.
 func scaleUpAndDown(t *testing.T, ctx context.Context, e *env, mixed []*corev1.Pod, minimum int) {
 	t.Helper()
 	start := time.Now()
+	created := map[string]time.Time{}
 	for _, p := range mixed {
 		_, err := e.client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{})
 		require.NoError(t, err)
+		created[p.Name] = time.Now()
 	}
+	// Each pod's bind latency: from its Create returning to the first poll
+	// (every 100 ms) that sees it bound.
+	latency := map[string]time.Duration{}
 	var bound time.Duration
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
 		l, err := e.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, nil
 		}
-		n := 0
+		now := time.Now()
 		for _, p := range l.Items {
-			if p.Spec.NodeName != "" {
-				n++
+			if _, seen := latency[p.Name]; !seen && p.Spec.NodeName != "" {
+				latency[p.Name] = now.Sub(created[p.Name])
 			}
 		}
-		if n == len(mixed) {
+		if len(latency) == len(mixed) {
 			bound = time.Since(start)
 			return true, nil
 		}
 		return false, nil
 	})
-	require.NoError(t, err, "not every pod was bound")
+	require.NoError(t, err, "not every pod was bound (%d of %d)", len(latency), len(mixed))
+	var worst time.Duration
+	var worstPod string
+	for name, d := range latency {
+		if d > worst {
+			worst, worstPod = d, name
+		}
+	}
 	nodes, err := e.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	perGroup := map[string]int{}
 	for _, n := range nodes.Items {
 		perGroup[n.Labels[cloudprovider.LabelNodeGroup]]++
 	}
-	t.Logf("RESULT: %d pods bound %.1fs after creation; nodes added %d (t4 %d, a100 %d) against a perfect packing's %d (+%.1f%%)",
-		len(mixed), bound.Seconds(), len(nodes.Items), perGroup["t4"], perGroup["a100"], minimum,
-		100*float64(len(nodes.Items)-minimum)/float64(minimum))
+	over := float64(len(nodes.Items)-minimum) / float64(minimum)
+	t.Logf("RESULT: %d pods bound %.1fs after creation (slowest pod %s: %.1fs); nodes added %d (t4 %d, a100 %d) against a perfect packing's %d (+%.1f%%)",
+		len(mixed), bound.Seconds(), worstPod, worst.Seconds(), len(nodes.Items), perGroup["t4"], perGroup["a100"], minimum, 100*over)
 	require.GreaterOrEqual(t, perGroup["t4"], 28)
 	require.GreaterOrEqual(t, perGroup["a100"], 20)
+	require.LessOrEqual(t, over, maxOverPacking, "%d nodes for a packing minimum of %d: more than %.0f%% over", len(nodes.Items), minimum, 100*maxOverPacking)
+	require.LessOrEqual(t, worst, maxBindLatency, "pod %s bound %v after its creation", worstPod, worst)
 
 	// Scale-down: delete the pods; the nodes go after the unneeded time.
 	require.NoError(t, e.client.CoreV1().Pods("default").DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: new(int64)}, metav1.ListOptions{}))
