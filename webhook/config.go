@@ -12,6 +12,7 @@ const (
 	PathMutate    = "/mutate-pods"
 	PathTranslate = "/translate-pods"
 	PathValidate  = "/validate-pods"
+	PathAuthority = "/validate-allocation-writers"
 )
 
 // ResourceNVIDIAGPU is the NVIDIA device plugin's resource, translated for

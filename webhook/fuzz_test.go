@@ -19,7 +19,7 @@ func FuzzReview(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, path := range []string{PathMutate, PathTranslate, PathValidate} {
+		for _, path := range []string{PathMutate, PathTranslate, PathValidate, PathAuthority} {
 			hr := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 			hr.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()

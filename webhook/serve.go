@@ -32,6 +32,7 @@ func Handler(cfg Config, m *Metrics) (http.Handler, error) {
 		PathMutate:    a.mutate,
 		PathTranslate: a.translate,
 		PathValidate:  a.validate,
+		PathAuthority: a.validateWriters,
 	} {
 		mux.Handle(path, serveReview(path, r, m))
 	}

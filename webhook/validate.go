@@ -15,9 +15,26 @@ import (
 	"github.com/gantry-dev/gantry/core/share"
 )
 
-// validate refuses malformed share requests at creation and writes of
-// Gantry's allocation annotations by anyone but Gantry.
+// validate refuses malformed share requests at creation, with the field
+// paths share.Parse (and so the scheduler) reports.
 func (a *admitter) validate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	pod, resp := podOnCreate(req)
+	if pod == nil {
+		return resp
+	}
+	if _, err := share.Parse(pod); err != nil {
+		var ire *share.InvalidRequestError
+		if errors.As(err, &ire) {
+			return invalid(ire.Errs)
+		}
+		return deny(422, metav1.StatusReasonInvalid, err.Error())
+	}
+	return allow()
+}
+
+// validateWriters refuses writes of Gantry's allocation annotations by
+// anyone but Gantry: pod create and update, pods/status and pods/binding.
+func (a *admitter) validateWriters(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	if req.Resource.Group != "" || req.Resource.Resource != "pods" {
 		return allow()
 	}
@@ -43,15 +60,6 @@ func (a *admitter) validate(ctx context.Context, req *admissionv1.AdmissionReque
 	}
 	if resp := a.authority(req, old, pod.Annotations, pod.Spec.NodeName); resp != nil {
 		return resp
-	}
-	if req.Operation == admissionv1.Create && req.SubResource == "" {
-		if _, err := share.Parse(pod); err != nil {
-			var ire *share.InvalidRequestError
-			if errors.As(err, &ire) {
-				return invalid(ire.Errs)
-			}
-			return deny(422, metav1.StatusReasonInvalid, err.Error())
-		}
 	}
 	return allow()
 }

@@ -267,7 +267,7 @@ func TestValidateAuthority(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := post(t, PathValidate, tt.req.request(t))
+			resp := post(t, PathAuthority, tt.req.request(t))
 			if tt.allowed {
 				require.True(t, resp.Allowed, "%+v", resp.Result)
 				return

@@ -1,0 +1,183 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/gantry-dev/gantry/test/harness"
+)
+
+// shippedNamespace is where the shipped manifests install Gantry.
+const shippedNamespace = "kube-system"
+
+// admissionEnv is a control plane with Gantry installed from the shipped
+// manifests: every component's RBAC, the node agent's
+// ValidatingAdmissionPolicy, the webhook configurations (pointed at
+// loopback instead of the Service), the real bin/gantry-webhook serving them
+// over TLS with its self-managed certificate, and the real
+// bin/gantry-scheduler with the shipped KubeSchedulerConfiguration. Both
+// processes run as their shipped ServiceAccounts, with real tokens.
+type admissionEnv struct {
+	cp        *harness.ControlPlane
+	client    kubernetes.Interface
+	webhook   *harness.Process
+	scheduler *harness.Process
+}
+
+type admissionOptions struct {
+	// beforeAdmission runs after the RBAC and the policy are installed and
+	// before the webhook configurations are: what it creates never met the
+	// webhook.
+	beforeAdmission func(t *testing.T, cp *harness.ControlPlane)
+	noScheduler     bool
+}
+
+func startAdmissionEnv(t *testing.T, o admissionOptions) *admissionEnv {
+	t.Helper()
+	cp := harness.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	require.NoError(t, cp.ApplyFiles(ctx,
+		"manifests/scheduler/rbac.yaml",
+		"manifests/deviceplugin/rbac.yaml",
+		"manifests/deviceplugin/admission-policy.yaml",
+		"manifests/webhook/rbac.yaml",
+	))
+	e := &admissionEnv{cp: cp, client: cp.Client}
+	if o.beforeAdmission != nil {
+		o.beforeAdmission(t, cp)
+	}
+
+	// The webhook configurations as shipped, but calling 127.0.0.1: no
+	// Service routes here. caBundle stays empty: gantry-webhook fills it.
+	port, err := harness.FreePort()
+	require.NoError(t, err)
+	healthPort, err := harness.FreePort()
+	require.NoError(t, err)
+	configs, err := harness.ReadManifests("manifests/webhook/webhooks.yaml")
+	require.NoError(t, err)
+	for _, c := range configs {
+		pointAtLoopback(t, c, port)
+	}
+	require.NoError(t, cp.Apply(ctx, configs...))
+
+	dir := t.TempDir()
+	e.webhook = harness.StartProcess(t, "gantry-webhook",
+		"--kubeconfig="+serviceAccountKubeconfig(t, ctx, cp, dir, "gantry-webhook"),
+		fmt.Sprintf("--bind-address=127.0.0.1:%d", port),
+		fmt.Sprintf("--health-bind-address=127.0.0.1:%d", healthPort),
+		"--namespace="+shippedNamespace,
+		"--tls-san=127.0.0.1",
+		"--v=4",
+	)
+	waitReady(t, ctx, e.webhook, fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort))
+
+	if !o.noScheduler {
+		e.scheduler = startShippedScheduler(t, ctx, cp, dir)
+	}
+	return e
+}
+
+// pointAtLoopback replaces each webhook's Service with a URL on loopback.
+func pointAtLoopback(t *testing.T, c *unstructured.Unstructured, port int) {
+	t.Helper()
+	webhooks, _, err := unstructured.NestedSlice(c.Object, "webhooks")
+	require.NoError(t, err)
+	for i, w := range webhooks {
+		wm := w.(map[string]any)
+		path, _, err := unstructured.NestedString(wm, "clientConfig", "service", "path")
+		require.NoError(t, err)
+		require.NotEmpty(t, path, "webhook %d of %s names a Service path", i, c.GetName())
+		wm["clientConfig"] = map[string]any{"url": fmt.Sprintf("https://127.0.0.1:%d%s", port, path)}
+		webhooks[i] = wm
+	}
+	require.NoError(t, unstructured.SetNestedSlice(c.Object, webhooks, "webhooks"))
+}
+
+// serviceAccountKubeconfig writes a kubeconfig with a real token of the
+// shipped ServiceAccount name.
+func serviceAccountKubeconfig(t *testing.T, ctx context.Context, cp *harness.ControlPlane, dir, name string) string {
+	t.Helper()
+	cfg, err := cp.ServiceAccountConfig(ctx, shippedNamespace, name)
+	require.NoError(t, err)
+	path := filepath.Join(dir, name+".kubeconfig")
+	require.NoError(t, harness.WriteKubeconfig(path, cfg))
+	return path
+}
+
+// serviceAccountClient is a clientset for a real token of name, bound to
+// boundPod (nil: not bound to a pod, so no node claim).
+func serviceAccountConfig(t *testing.T, ctx context.Context, cp *harness.ControlPlane, name string, opts ...harness.TokenOption) *rest.Config {
+	t.Helper()
+	cfg, err := cp.ServiceAccountConfig(ctx, shippedNamespace, name, opts...)
+	require.NoError(t, err)
+	return cfg
+}
+
+// startShippedScheduler runs bin/gantry-scheduler with the shipped
+// KubeSchedulerConfiguration (leader election included) as the shipped
+// ServiceAccount.
+func startShippedScheduler(t *testing.T, ctx context.Context, cp *harness.ControlPlane, dir string) *harness.Process {
+	t.Helper()
+	kubeconfig := serviceAccountKubeconfig(t, ctx, cp, dir, "gantry-scheduler")
+	root, err := harness.RepoRoot()
+	require.NoError(t, err)
+	shipped, err := os.ReadFile(filepath.Join(root, "manifests", "scheduler", "scheduler-config.yaml"))
+	require.NoError(t, err)
+	cfg := filepath.Join(dir, "scheduler-config.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("clientConnection:\n  kubeconfig: %q\n", kubeconfig)+string(shipped)), 0o600))
+	port, err := harness.FreePort()
+	require.NoError(t, err)
+	return harness.StartProcess(t, "gantry-scheduler",
+		"--config="+cfg,
+		"--authentication-kubeconfig="+kubeconfig,
+		"--authorization-kubeconfig="+kubeconfig,
+		"--bind-address=127.0.0.1",
+		fmt.Sprintf("--secure-port=%d", port),
+		"--v=2",
+	)
+}
+
+// waitReady polls url until it answers 200.
+func waitReady(t *testing.T, ctx context.Context, p *harness.Process, url string) {
+	t.Helper()
+	err := harness.Poll(ctx, time.Minute, 100*time.Millisecond, "wait for "+url, func(ctx context.Context) (bool, error, error) {
+		if p.Exited() {
+			return false, nil, fmt.Errorf("%s exited", p.Name())
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, nil, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, err, nil
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false, fmt.Errorf("%s: %s", url, resp.Status), nil
+		}
+		return true, nil, nil
+	})
+	require.NoError(t, err)
+}
+
+// denied asserts err is an admission refusal containing every want.
+func denied(t *testing.T, err error, want ...string) {
+	t.Helper()
+	require.Error(t, err)
+	for _, w := range want {
+		require.True(t, strings.Contains(err.Error(), w), "error %q does not contain %q", err.Error(), w)
+	}
+}
