@@ -49,6 +49,10 @@ type runFlags struct {
 	progress   string
 	noTiming   bool
 
+	// published is the openb variant of the input when it is one of the
+	// reference's published traces (set by loadTrace).
+	published string
+
 	autoscalerConfig string
 	bootDelay        time.Duration
 	keepNodes        int
@@ -205,6 +209,25 @@ func findTraceDir() (string, error) {
 	return "", fmt.Errorf("cannot find the shipped trace (%s) from the working directory or the binary; pass --trace-dir", shippedTrace)
 }
 
+// publishedVariant returns the openb variant of a run on one of the
+// reference's published pod lists on its GPU node list ("" otherwise), so
+// that the report can compare with the published results.
+func publishedVariant(nodes, pods string) string {
+	if filepath.Base(nodes) != trace.GPUNodeListFile {
+		return ""
+	}
+	base := filepath.Base(pods)
+	v, ok := strings.CutPrefix(base, "openb_pod_list_")
+	if !ok {
+		return ""
+	}
+	v, ok = strings.CutSuffix(v, ".csv")
+	if !ok {
+		return ""
+	}
+	return v
+}
+
 // loadTrace reads the input the flags name and describes it.
 func loadTrace(f *runFlags) (trace.Trace, string, error) {
 	if f.pods != "" {
@@ -233,6 +256,7 @@ func loadTrace(f *runFlags) (trace.Trace, string, error) {
 		desc = pods
 	}
 	t, err := trace.Load(nodes, pods)
+	f.published = publishedVariant(nodes, pods)
 	return t, desc, err
 }
 
@@ -308,7 +332,7 @@ func run(cmd *cobra.Command, f *runFlags) error {
 		gpus += n.GPUs
 	}
 	meta := report.Meta{Command: commandLine(), Trace: desc, Nodes: len(t.Nodes), GPUs: gpus, Pods: len(t.Pods), Ratio: f.ratio,
-		Normalized: t.Normalized.Lines()}
+		Variant: f.published, Normalized: t.Normalized.Lines()}
 	for _, l := range meta.Normalized {
 		fmt.Fprintf(cmd.ErrOrStderr(), "gantry-sim: %s: repaired %s\n", desc, l)
 	}

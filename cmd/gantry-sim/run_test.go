@@ -168,3 +168,17 @@ func TestGantryFormatInput(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(b), "FGD,42,")
 }
+
+func TestPublishedVariant(t *testing.T) {
+	tests := []struct{ nodes, pods, want string }{
+		{"d/openb_node_list_gpu_node.csv", "d/openb_pod_list_multigpu20.csv", "multigpu20"},
+		{"openb_node_list_gpu_node.csv", "/x/openb_pod_list_default.csv", "default"},
+		// Another cluster is not the published experiment.
+		{"d/openb_node_list_all_node.csv", "d/openb_pod_list_default.csv", ""},
+		{"d/openb_node_list_gpu_node.csv", "d/my_pods.csv", ""},
+		{"d/openb_node_list_gpu_node.csv", "d/openb_pod_list_default.yaml", ""},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, publishedVariant(tt.nodes, tt.pods), "%s %s", tt.nodes, tt.pods)
+	}
+}

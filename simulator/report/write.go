@@ -21,6 +21,11 @@ type Meta struct {
 	GPUs  int
 	Pods  int
 	Ratio float64
+	// Variant is the openb pod list variant (e.g. "multigpu20") when the
+	// input is one of the reference's published traces on its GPU node
+	// list, so that the report can set the results against the published
+	// ones; "" otherwise.
+	Variant string
 	// Normalized lists what the trace reader repaired in the input, one
 	// "N rows: what" line per kind (trace.Normalizations.Lines); none when
 	// it was read as it stands.
@@ -105,7 +110,8 @@ func writeInflationMarkdown(w io.Writer, meta Meta, rows []Row) error {
 		return err
 	}
 	b.WriteString("\nAllocation at 130 % is the paper's Fig. 9a point: arrived demand binned to integer percent (half to even), mean milli-GPU allocation over the bin. Final allocation is the allocation after the last pod. The upper bound is the most milli-GPU any placement policy could have allocated at that point on the same pods: a linear relaxation of packing them onto the nodes (CPU, memory, GPU, cards and node-level cuts), certified by its dual (simulator/bound); the gap between a policy and the bound is the headroom a better policy could at most win, not a target every policy can reach.\n\n")
-	b.WriteString("## Reference simulator (fgd-anchor §6: openb default trace, seed 42, 2-core machine)\n\n")
+	writePublished(&b, meta, rows)
+	b.WriteString("## Reference simulator measured here (fgd-anchor §6: openb default trace, seed 42, 2-core machine)\n\n")
 	b.WriteString("| policy | milli-GPU allocated at end | GPUs with any allocation | tasks failed | wall time |\n| --- | --- | --- | --- | --- |\n")
 	for _, r := range References {
 		fmt.Fprintf(&b, "| %s | %.1f %% | %.1f %% | %d | %.0f s |\n", r.Policy, r.Allocation, r.GPUsUsedShare, r.Failed, r.WallSeconds)
