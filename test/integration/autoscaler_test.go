@@ -219,9 +219,12 @@ func scaleUpAndDown(t *testing.T, ctx context.Context, e *env, mixed []*corev1.P
 // MachineDeployment and Machine CRDs (group, version and names from the
 // sigs.k8s.io/cluster-api/api types, with the scale subresource on
 // spec.replicas) on the real kube-apiserver; no controllers run. The
-// clusterapi provider reads the template from the MachineDeployment's
-// annotations and resizes it; spec.replicas is checked through the scale
-// subresource.
+// clusterapi provider, as the shipped ServiceAccount under the base
+// manifests' roles, reads the template from the MachineDeployment's
+// annotations and resizes it (spec.replicas is checked through the scale
+// subresource); it owns the node whose providerID is a Machine of the
+// MachineDeployment, marks that Machine for deletion on scale-down, and
+// refuses a node that only carries the group's label.
 func TestClusterAPIProviderScalesMachineDeployment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -270,7 +273,19 @@ func TestClusterAPIProviderScalesMachineDeployment(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	p, err := clusterapi.New(dyn, []config.NodeGroup{{Name: "gpu", ProviderRef: "default/gpu-md", MaxSize: 10, Template: config.NodeTemplate{
+	machine := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": clusterv1.GroupVersion.String(), "kind": "Machine",
+		"metadata": map[string]any{"name": "gpu-md-x1", "namespace": "default", "labels": map[string]any{clusterv1.MachineDeploymentNameLabel: "gpu-md"}},
+		"spec":     map[string]any{"clusterName": "c1", "providerID": "capi://gpu-md-x1"},
+	}}
+	_, err = dyn.Resource(clusterapi.Machines).Namespace("default").Create(ctx, machine, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	saCfg, shipped := shippedAutoscaler(t, cp, autoscalerBase)
+	require.Contains(t, shipped, "--provider=clusterapi")
+	saDyn, err := dynamic.NewForConfig(saCfg)
+	require.NoError(t, err)
+	p, err := clusterapi.New(saDyn, []config.NodeGroup{{Name: "gpu", ProviderRef: "default/gpu-md", MaxSize: 10, Template: config.NodeTemplate{
 		CPU: resource.MustParse("32"), Memory: resource.MustParse("256Gi"), Pods: 110}}})
 	require.NoError(t, err)
 	require.NoError(t, p.Refresh(ctx))
@@ -294,4 +309,25 @@ func TestClusterAPIProviderScalesMachineDeployment(t *testing.T) {
 	require.NoError(t, p.Refresh(ctx))
 	size, _ := g.TargetSize()
 	require.Equal(t, 2, size)
+
+	// Ownership: by the Machine's providerID, not by labels.
+	mine := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "gpu-node-1"}, Spec: corev1.NodeSpec{ProviderID: "capi://gpu-md-x1"}}
+	labelled := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "someone-elses", Labels: map[string]string{cloudprovider.LabelNodeGroup: "gpu"},
+		Annotations: map[string]string{clusterv1.MachineAnnotation: "gpu-md-x1"}}, Spec: corev1.NodeSpec{ProviderID: "other://n"}}
+	owner, err := p.NodeGroupForNode(mine)
+	require.NoError(t, err)
+	require.NotNil(t, owner)
+	owner, err = p.NodeGroupForNode(labelled)
+	require.NoError(t, err)
+	require.Nil(t, owner, "a node with the group's label but no Machine of the group is not the provider's")
+	err = g.DeleteNodes(ctx, []*corev1.Node{labelled})
+	require.True(t, cloudprovider.IsNotOwned(err), "%v", err)
+	require.NoError(t, g.DeleteNodes(ctx, []*corev1.Node{mine}))
+	m, err := dyn.Resource(clusterapi.Machines).Namespace("default").Get(ctx, "gpu-md-x1", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Contains(t, m.GetAnnotations(), clusterapi.AnnotationDeleteMachine)
+	u, err = dyn.Resource(clusterapi.MachineDeployments).Namespace("default").Get(ctx, "gpu-md", metav1.GetOptions{})
+	require.NoError(t, err)
+	got, _, _ = unstructured.NestedInt64(u.Object, "spec", "replicas")
+	require.Equal(t, int64(1), got, "scale-down lowered replicas with the Machine marked")
 }
