@@ -35,6 +35,7 @@ import (
 	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
 	"github.com/gantry-dev/gantry/deviceplugin/metrics"
+	"github.com/gantry-dev/gantry/deviceplugin/mps"
 	"github.com/gantry-dev/gantry/deviceplugin/podresources"
 	"github.com/gantry-dev/gantry/internal/version"
 )
@@ -59,7 +60,7 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&b.migDevices, "mig-devices", false, "include GPUs in MIG mode (shared by percent as whole GPUs)")
 }
 
-func (b *backendFlags) build() ([]discovery.Backend, *discovery.NVML, error) {
+func (b *backendFlags) build(lib nvml.Interface) ([]discovery.Backend, *discovery.NVML, error) {
 	var out []discovery.Backend
 	var gpu *discovery.NVML
 	for _, name := range strings.Split(b.backends, ",") {
@@ -76,7 +77,7 @@ func (b *backendFlags) build() ([]discovery.Backend, *discovery.NVML, error) {
 				}
 				xids = append(xids, x)
 			}
-			gpu = discovery.NewNVML(nvml.New(), discovery.WithIgnoredXIDs(xids...), discovery.WithRecoveryWindow(b.recoveryWindow),
+			gpu = discovery.NewNVML(lib, discovery.WithIgnoredXIDs(xids...), discovery.WithRecoveryWindow(b.recoveryWindow),
 				discovery.WithHealthChecks(b.healthChecks), discovery.WithMIGDevices(b.migDevices))
 			out = append(out, gpu)
 		case "static":
@@ -141,7 +142,8 @@ func loadConfig(file string) (*config.DevicePluginConfiguration, error) {
 func run(b *backendFlags, conf *config.DevicePluginConfiguration, kubeconfig, node, pluginDir, prSocket string, steerPR bool, reconcileEvery, heartbeat time.Duration, metricsAddr string) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	backends, _, err := b.build()
+	lib := nvml.New()
+	backends, _, err := b.build(lib)
 	if err != nil {
 		return err
 	}
@@ -165,6 +167,11 @@ func run(b *backendFlags, conf *config.DevicePluginConfiguration, kubeconfig, no
 	if conf.DeviceListStrategy == config.StrategyCDI {
 		cdiCfg = &cdi.Config{Dir: conf.CDI.SpecDir, ToolkitDirs: conf.CDI.ToolkitSpecDirs}
 	}
+	var mpsCfg *mps.Config
+	if m := conf.MPS; m.Enabled {
+		mpsCfg = &mps.Config{ControlBinary: m.ControlBinary, PipeDir: m.PipeDir, LogDir: m.LogDir, ShmDir: m.ShmDir,
+			HealthInterval: m.HealthInterval, BackoffInitial: m.RestartBackoffInitial, BackoffMax: m.RestartBackoffMax}
+	}
 	reg := k8smetrics.NewKubeRegistry()
 	m := metrics.New().Register(reg)
 	if metricsAddr != "" {
@@ -181,6 +188,7 @@ func run(b *backendFlags, conf *config.DevicePluginConfiguration, kubeconfig, no
 	}
 	return agent.Run(ctx, agent.Config{
 		Client: client, WatchClient: watchClient, Node: node, Backends: backends, CDI: cdiCfg, PodResourcesTimeout: conf.APITimeout,
+		MPS: mpsCfg, NVML: lib,
 		SocketDir: pluginDir, KubeletSocket: filepath.Join(pluginDir, filepath.Base(pluginapi.KubeletSocket)),
 		PodResourcesSocket: prSocket, SteerWithPodResources: steerPR,
 		ReconcileInterval: reconcileEvery, Heartbeat: heartbeat, Metrics: m,
@@ -195,7 +203,7 @@ func discover(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	backends, gpu, err := b.build()
+	backends, gpu, err := b.build(nvml.New())
 	if err != nil {
 		return err
 	}

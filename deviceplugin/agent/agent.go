@@ -20,10 +20,13 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+
 	"github.com/gantry-dev/gantry/core/device"
 	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
 	"github.com/gantry-dev/gantry/deviceplugin/metrics"
+	"github.com/gantry-dev/gantry/deviceplugin/mps"
 	"github.com/gantry-dev/gantry/deviceplugin/podresources"
 	"github.com/gantry-dev/gantry/deviceplugin/publish"
 	"github.com/gantry-dev/gantry/deviceplugin/reconcile"
@@ -68,7 +71,15 @@ type Config struct {
 	CDI *cdi.Config
 	// PodResourcesTimeout bounds each PodResources call; default 5s.
 	PodResourcesTimeout time.Duration
+	// MPS, when set, runs the CUDA MPS daemon for every whole NVIDIA GPU
+	// (not MIG instances), which then publish isolation mps; needs CDI and
+	// NVML (the library the nvml backend uses).
+	MPS  *mps.Config
+	NVML nvml.Interface
 }
+
+// mpsComponent names the MPS daemon's withdrawals in the store.
+const mpsComponent = "mps"
 
 // Run runs the agent until ctx is done or a component fails.
 func Run(ctx context.Context, cfg Config) error {
@@ -111,6 +122,19 @@ func Run(ctx context.Context, cfg Config) error {
 		synced = informer.Informer().HasSynced
 		factory.Start(ctx.Done())
 		defer factory.Shutdown()
+	}
+
+	var daemon *mps.Daemon
+	if cfg.MPS != nil {
+		if cfg.CDI == nil || cfg.NVML == nil {
+			return errors.New("MPS needs the cdi strategy and NVML")
+		}
+		if daemon, err = startMPS(ctx, cfg, store); err != nil {
+			return err
+		}
+		c := *cfg.CDI
+		c.MPS = &cdi.MPS{PipeDir: cfg.MPS.PipeDir, ShmDir: cfg.MPS.ShmDir}
+		cfg.CDI = &c
 	}
 
 	var names server.CDINamer
@@ -184,6 +208,9 @@ func Run(ctx context.Context, cfg Config) error {
 		}()
 	}
 	start("health", func() error { return store.Run(ctx) })
+	if daemon != nil {
+		start("mps", func() error { return daemon.Run(ctx) })
+	}
 	start("publisher", func() error { pub.Run(ctx); return nil })
 	start("reconciler", func() error {
 		// Records are written from the pod cache; wait for it.
@@ -236,4 +263,32 @@ func keepCDISynced(ctx context.Context, w *cdi.Writer, store *discovery.Store) {
 			logger.Error(err, "Some devices have no usable CDI spec")
 		}
 	}
+}
+
+// startMPS marks the node's whole NVIDIA GPUs as isolated by MPS, withdraws
+// them until the daemon answers, and returns the daemon, whose ups and
+// downs withdraw and restore them.
+func startMPS(ctx context.Context, cfg Config, store *discovery.Store) (*mps.Daemon, error) {
+	inv, _ := store.Snapshot()
+	var cards []device.Device
+	var ids []string
+	for _, d := range inv.Devices {
+		if d.Kind == device.GPU && d.Vendor == "nvidia" && d.MIG == nil {
+			cards = append(cards, d)
+			ids = append(ids, d.ID)
+		}
+	}
+	store.SetIsolation(device.IsolationMPS, ids...)
+	for _, id := range ids {
+		store.Withdraw(ctx, id, mpsComponent, "MPS daemon not started yet")
+	}
+	return mps.New(*cfg.MPS, cfg.NVML, cards, func(ctx context.Context, up bool, reason string) {
+		for _, id := range ids {
+			if up {
+				store.Restore(ctx, id, mpsComponent, reason)
+			} else {
+				store.Withdraw(ctx, id, mpsComponent, reason)
+			}
+		}
+	})
 }

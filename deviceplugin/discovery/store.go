@@ -23,12 +23,19 @@ type Store struct {
 	reasons map[string]string
 	runtime Runtime
 	changed chan struct{}
+	// backend is each device's health as its backend last reported it;
+	// withdrawn holds, per device, the components (e.g. "mps") that
+	// withdrew it and why. A device is Healthy when its backend says so
+	// and nothing withdraws it.
+	backend   map[string]device.Health
+	withdrawn map[string]map[string]string
 }
 
 // NewStore discovers the devices of every backend and merges them. Device
 // IDs and indices must be unique across backends.
 func NewStore(backends []Backend, m *metrics.Metrics) (*Store, error) {
-	s := &Store{backends: backends, metrics: metrics.OrNew(m), reasons: map[string]string{}, runtime: Runtime{}, changed: make(chan struct{})}
+	s := &Store{backends: backends, metrics: metrics.OrNew(m), reasons: map[string]string{}, runtime: Runtime{}, changed: make(chan struct{}),
+		backend: map[string]device.Health{}, withdrawn: map[string]map[string]string{}}
 	for _, b := range backends {
 		inv, err := b.Devices()
 		if err != nil {
@@ -44,9 +51,94 @@ func NewStore(backends []Backend, m *metrics.Metrics) (*Store, error) {
 	}
 	s.inv.Sort()
 	for _, d := range s.inv.Devices {
+		s.backend[d.ID] = d.Health
 		s.setGauge(d)
 	}
 	return s, nil
+}
+
+// SetIsolation sets the isolation of the devices with the given IDs, as a
+// component that enforces it (the MPS daemon) starts. It reports whether
+// anything changed.
+func (s *Store) SetIsolation(level device.Isolation, ids ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	changed := false
+	for i := range s.inv.Devices {
+		d := &s.inv.Devices[i]
+		if want[d.ID] && d.Isolation != level {
+			d.Isolation = level
+			changed = true
+		}
+	}
+	if changed {
+		s.signal()
+	}
+	return changed
+}
+
+// Withdraw marks a device Unhealthy on behalf of component (e.g. "mps",
+// whose daemon is down) until Restore; backend health events do not bring
+// it back meanwhile. It reports whether the device's health changed.
+func (s *Store) Withdraw(ctx context.Context, id, component, reason string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.backend[id]; !ok {
+		return false
+	}
+	if s.withdrawn[id] == nil {
+		s.withdrawn[id] = map[string]string{}
+	}
+	s.withdrawn[id][component] = reason
+	return s.update(ctx, id, reason)
+}
+
+// Restore ends component's withdrawal of a device. It reports whether the
+// device's health changed.
+func (s *Store) Restore(ctx context.Context, id, component, reason string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.withdrawn[id][component]; !ok {
+		return false
+	}
+	delete(s.withdrawn[id], component)
+	return s.update(ctx, id, reason)
+}
+
+// update recomputes one device's health from its backend's and its
+// withdrawals. Called with s.mu held.
+func (s *Store) update(ctx context.Context, id, reason string) bool {
+	want := s.backend[id]
+	if len(s.withdrawn[id]) > 0 {
+		want = device.Unhealthy
+	}
+	for i := range s.inv.Devices {
+		d := &s.inv.Devices[i]
+		if d.ID != id {
+			continue
+		}
+		if d.Health == want {
+			return false
+		}
+		klog.FromContext(ctx).Info("Device health changed", "device", d.ID, "index", d.Index, "from", d.Health, "to", want, "reason", reason)
+		d.Health = want
+		s.reasons[d.ID] = reason
+		s.metrics.HealthTransitions.WithLabelValues(string(d.Kind), string(want)).Inc()
+		s.setGauge(*d)
+		s.signal()
+		return true
+	}
+	return false
+}
+
+// signal wakes every Snapshot reader. Called with s.mu held.
+func (s *Store) signal() {
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 // Snapshot returns a copy of the inventory and a channel that is closed at
@@ -78,28 +170,14 @@ func (s *Store) Reason(id string) string {
 // Apply records a health event and reports whether it changed anything.
 // Events for unknown devices are ignored.
 func (s *Store) Apply(ctx context.Context, ev HealthEvent) bool {
-	logger := klog.FromContext(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := range s.inv.Devices {
-		d := &s.inv.Devices[i]
-		if d.ID != ev.DeviceID {
-			continue
-		}
-		if d.Health == ev.Health {
-			return false
-		}
-		logger.Info("Device health changed", "device", d.ID, "index", d.Index, "from", d.Health, "to", ev.Health, "reason", ev.Reason)
-		d.Health = ev.Health
-		s.reasons[d.ID] = ev.Reason
-		s.metrics.HealthTransitions.WithLabelValues(string(d.Kind), string(ev.Health)).Inc()
-		s.setGauge(*d)
-		close(s.changed)
-		s.changed = make(chan struct{})
-		return true
+	if _, ok := s.backend[ev.DeviceID]; !ok {
+		klog.FromContext(ctx).V(4).Info("Ignoring health event for an unknown device", "device", ev.DeviceID)
+		return false
 	}
-	logger.V(4).Info("Ignoring health event for an unknown device", "device", ev.DeviceID)
-	return false
+	s.backend[ev.DeviceID] = ev.Health
+	return s.update(ctx, ev.DeviceID, ev.Reason)
 }
 
 // Run watches every backend and applies its events until ctx is done. It

@@ -168,3 +168,37 @@ func TestStoreRunEndsWithContext(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// TestStoreWithdrawals: a device withdrawn by a component (the MPS daemon
+// being down) stays Unhealthy whatever its backend reports, until every
+// withdrawal ends; then it takes the backend's health again.
+func TestStoreWithdrawals(t *testing.T) {
+	s, err := discovery.NewStore([]discovery.Backend{discovery.NewNVML(nvmltest.NewDGXA100())}, nil)
+	require.NoError(t, err)
+	ctx := context.Background()
+	id := nvmltest.UUID(2)
+	health := func() device.Health {
+		inv, _ := s.Snapshot()
+		d, _ := inv.ByID(id)
+		return d.Health
+	}
+	require.True(t, s.SetIsolation(device.IsolationMPS, id))
+	require.False(t, s.SetIsolation(device.IsolationMPS, id))
+	inv, _ := s.Snapshot()
+	d, _ := inv.ByID(id)
+	require.Equal(t, device.IsolationMPS, d.Isolation)
+
+	require.True(t, s.Withdraw(ctx, id, "mps", "MPS daemon down"))
+	require.Equal(t, device.Unhealthy, health())
+	require.Equal(t, "MPS daemon down", s.Reason(id))
+	require.False(t, s.Apply(ctx, discovery.HealthEvent{DeviceID: id, Health: device.Healthy, Reason: "recovered"}), "the backend cannot bring it back")
+	require.True(t, s.Restore(ctx, id, "mps", "MPS daemon up"))
+	require.Equal(t, device.Healthy, health())
+
+	// Backend unhealthy and withdrawn: healthy only once both end.
+	require.True(t, s.Apply(ctx, discovery.HealthEvent{DeviceID: id, Health: device.Unhealthy, Reason: "XID 79"}))
+	require.False(t, s.Withdraw(ctx, id, "mps", "MPS daemon down"))
+	require.False(t, s.Restore(ctx, id, "mps", "MPS daemon up"))
+	require.Equal(t, device.Unhealthy, health())
+	require.False(t, s.Withdraw(ctx, "GPU-nope", "mps", "x"))
+}

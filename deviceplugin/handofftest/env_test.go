@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -33,6 +34,7 @@ import (
 	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery/nvmltest"
+	"github.com/gantry-dev/gantry/deviceplugin/mps"
 )
 
 const (
@@ -59,11 +61,28 @@ type env struct {
 	// the NVIDIA toolkit's spec (as nvidia-ctk writes it, by UUID).
 	specDir, toolkitDir string
 	cdiCache            *cdiapi.Cache
+	// mps, when set, runs the agent's MPS daemon (a fake control binary).
+	mps *mps.Config
 
 	stopAgent func()
 }
 
 func newEnv(t *testing.T, steerWithPodResources bool) *env {
+	return newEnvWith(t, steerWithPodResources, nil)
+}
+
+// newMPSEnv is newEnv with the agent running MPS for every GPU, through
+// the fake nvidia-cuda-mps-control of deviceplugin/mps/testdata.
+func newMPSEnv(t *testing.T) *env {
+	root := t.TempDir()
+	bin := filepath.Join(root, "nvidia-cuda-mps-control")
+	out, err := exec.Command("go", "build", "-o", bin, "../mps/testdata/fakemps").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return newEnvWith(t, true, &mps.Config{ControlBinary: bin, PipeDir: filepath.Join(root, "pipe"), LogDir: filepath.Join(root, "log"),
+		ShmDir: filepath.Join(root, "shm"), HealthInterval: 20 * time.Millisecond, BackoffInitial: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond})
+}
+
+func newEnvWith(t *testing.T, steerWithPodResources bool, mpsCfg *mps.Config) *env {
 	requireKubeletDir(t)
 	logger := ktesting.NewLogger(t, ktesting.NewConfig(ktesting.Verbosity(1)))
 	ctx, cancel := context.WithCancel(klog.NewContext(context.Background(), logger))
@@ -72,7 +91,7 @@ func newEnv(t *testing.T, steerWithPodResources bool) *env {
 	factory := informers.NewSharedInformerFactory(client, 0)
 	e := &env{t: t, ctx: ctx, client: client, pods: factory.Core().V1().Pods().Lister(), nvml: nvmltest.NewDGXA100(),
 		clock: testclock.NewFakeClock(time.Unix(1_700_000_000, 0)), prDir: t.TempDir(), steer: steerWithPodResources,
-		events: record.NewFakeRecorder(10000), specDir: t.TempDir(), toolkitDir: t.TempDir()}
+		events: record.NewFakeRecorder(10000), specDir: t.TempDir(), toolkitDir: t.TempDir(), mps: mpsCfg}
 	writeToolkitSpec(t, e.toolkitDir)
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
@@ -99,6 +118,8 @@ func (e *env) startAgent() {
 		Recorder:              e.events,
 		Pods:                  e.pods,
 		CDI:                   &cdi.Config{Dir: e.specDir, ToolkitDirs: []string{e.toolkitDir}},
+		MPS:                   e.mps,
+		NVML:                  e.nvml,
 	}
 	go func() { done <- agent.Run(ctx, cfg) }()
 	var once sync.Once
@@ -302,6 +323,28 @@ func (e *env) checkRunOptions(p *corev1.Pod, c *corev1.Container, devs []string,
 		u := units[devs[0]]
 		require.Equal(e.t, fmt.Sprint(min(u, 100)), env["GANTRY_DEVICE_SHARE_PERCENT"], "%s/%s", p.Name, c.Name)
 		require.Equal(e.t, fmt.Sprint(memMiB*min(u, 100)/100), env["GANTRY_DEVICE_MEMORY_LIMIT_MIB"], "%s/%s", p.Name, c.Name)
+	}
+	var mounts []string
+	for _, m := range spec.Mounts {
+		mounts = append(mounts, m.Destination)
+	}
+	sort.Strings(mounts)
+	if e.mps == nil {
+		require.Empty(e.t, mounts, "%s/%s", p.Name, c.Name)
+		for k := range env {
+			require.False(e.t, strings.HasPrefix(k, "CUDA_MPS_"), "%s/%s: %s without MPS", p.Name, c.Name, k)
+		}
+		return
+	}
+	require.Equal(e.t, []string{"/dev/shm", e.mps.PipeDir}, mounts, "%s/%s: the daemon's pipe and shm", p.Name, c.Name)
+	require.Equal(e.t, e.mps.PipeDir, env["CUDA_MPS_PIPE_DIRECTORY"])
+	if len(devs) == 1 && units[devs[0]] < 100 {
+		u := units[devs[0]]
+		require.Equal(e.t, fmt.Sprint(u), env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"], "%s/%s", p.Name, c.Name)
+		require.Equal(e.t, fmt.Sprintf("0=%dM", memMiB*u/100), env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"], "%s/%s", p.Name, c.Name)
+	} else {
+		require.NotContains(e.t, env, "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE", "%s/%s: whole cards bypass the limits", p.Name, c.Name)
+		require.NotContains(e.t, env, "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT", "%s/%s", p.Name, c.Name)
 	}
 }
 

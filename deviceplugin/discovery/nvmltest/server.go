@@ -22,12 +22,13 @@ type Server struct {
 	mu      sync.Mutex
 	lost    map[int]bool
 	waitErr nvml.Return
+	modes   map[int]nvml.ComputeMode
 }
 
 // NewDGXA100 returns the server. UUIDs are fixed ("GPU-0000...-000i"), so
 // slot IDs are stable across servers in one test.
 func NewDGXA100() *Server {
-	s := &Server{Server: dgxa100.New(), events: make(chan nvml.EventData, 64), lost: map[int]bool{}}
+	s := &Server{Server: dgxa100.New(), events: make(chan nvml.EventData, 64), lost: map[int]bool{}, modes: map[int]nvml.ComputeMode{}}
 	for i, d := range s.Devices {
 		s.setupDevice(i, d.(*mockserver.Device))
 	}
@@ -77,12 +78,26 @@ func (s *Server) setupDevice(i int, d *mockserver.Device) {
 		return nvml.EventTypeXidCriticalError | nvml.EventTypeDoubleBitEccError | nvml.EventTypeSingleBitEccError, nvml.SUCCESS
 	}
 	d.RegisterEventsFunc = func(uint64, nvml.EventSet) nvml.Return { return nvml.SUCCESS }
+	d.GetComputeModeFunc = func() (nvml.ComputeMode, nvml.Return) { return s.ComputeMode(i), nvml.SUCCESS }
+	d.SetComputeModeFunc = func(m nvml.ComputeMode) nvml.Return {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.modes[i] = m
+		return nvml.SUCCESS
+	}
 	d.GetMemoryInfoFunc = func() (nvml.Memory, nvml.Return) {
 		if s.isLost(i) {
 			return nvml.Memory{}, nvml.ERROR_GPU_IS_LOST
 		}
 		return d.MemoryInfo, nvml.SUCCESS
 	}
+}
+
+// ComputeMode returns GPU i's compute mode (DEFAULT until set).
+func (s *Server) ComputeMode(i int) nvml.ComputeMode {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.modes[i]
 }
 
 // InjectXID delivers an XID critical-error event for GPU i.
