@@ -3,6 +3,7 @@ package dra
 import (
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -82,5 +83,47 @@ func RequestOf(pod string, claims []*resourceapi.ResourceClaim, kindOf KindOf) (
 		}
 	}
 	req.SortParts()
+	return req, nil
+}
+
+// RequestOfPod is RequestOf with what the pod says besides its claims, read
+// as in device-plugin mode so that a policy decides alike in both: host CPU
+// and memory requests, workload, the model annotations
+// (gantry.dev/gpu-models, gantry.dev/npu-models), gantry.dev/isolation and
+// gantry.dev/allow-shared-device. The claims' CEL selectors bind the
+// allocator; the annotations tell the policy, and should name the same
+// models (the webhook writes both).
+func RequestOfPod(pod *corev1.Pod, claims []*resourceapi.ResourceClaim, kindOf KindOf) (*share.Request, error) {
+	req, err := RequestOf(pod.Namespace+"/"+pod.Name, claims, kindOf)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range pod.Spec.Containers {
+		req.CPUMilli += c.Resources.Requests.Cpu().MilliValue()
+		req.MemoryMiB += c.Resources.Requests.Memory().Value() >> 20
+	}
+	req.Workload = share.WorkloadOf(pod)
+	req.AllowSharedDevice = pod.Annotations[contract.AnnotationAllowSharedDevice] == "true"
+	if v, ok := pod.Annotations[contract.AnnotationIsolation]; ok && !req.Empty() {
+		iso, err := device.ParseIsolation(v)
+		if err != nil {
+			return nil, &InvalidClaimError{Claim: "pod " + req.Pod, Request: contract.AnnotationIsolation, Reason: err.Error()}
+		}
+		req.Isolation = iso
+	}
+	for _, k := range device.Kinds {
+		v, ok := pod.Annotations[contract.ModelsAnnotationFor(k)]
+		if !ok || req.Total(k) == 0 {
+			continue
+		}
+		models, err := share.ParseModels(v)
+		if err != nil {
+			return nil, &InvalidClaimError{Claim: "pod " + req.Pod, Request: contract.ModelsAnnotationFor(k), Reason: err.Error()}
+		}
+		if req.Models == nil {
+			req.Models = map[device.Kind][]string{}
+		}
+		req.Models[k] = models
+	}
 	return req, nil
 }

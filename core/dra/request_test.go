@@ -6,9 +6,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/device"
 	"github.com/gantry-dev/gantry/core/dra"
 	"github.com/gantry-dev/gantry/core/dra/dratest"
@@ -105,4 +108,33 @@ func TestRequestOf(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRequestOfPod(t *testing.T) {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", Labels: map[string]string{contract.LabelWorkload: "web"}, Annotations: map[string]string{
+			contract.AnnotationGPUModels: "V100M16|V100M32", contract.AnnotationAllowSharedDevice: "true",
+			contract.AnnotationNPUModels: "Ascend910B", // the pod asks no NPU: ignored
+		}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{
+			{Name: "a", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1500m"), corev1.ResourceMemory: resource.MustParse("2Gi")}}},
+			{Name: "b", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")}}},
+		}},
+	}
+	claims := []*resourceapi.ResourceClaim{dratest.MakeClaim("ns", "c").Share("r", "gpu.gantry.dev", 40).Obj()}
+	req, err := dra.RequestOfPod(pod, claims, gantryClasses)
+	require.NoError(t, err)
+	want := &share.Request{
+		Pod: "ns/p", Parts: []share.Part{{Container: "c/r", Kind: device.GPU, Count: 1, Units: 40}},
+		Models: map[device.Kind][]string{device.GPU: {"V100M16", "V100M32"}}, CPUMilli: 2000, MemoryMiB: 2048,
+		Workload: "ns/web", AllowSharedDevice: true,
+	}
+	if diff := cmp.Diff(want, req); diff != "" {
+		t.Errorf("request (-want +got):\n%s", diff)
+	}
+
+	pod.Annotations[contract.AnnotationGPUModels] = "V100|"
+	_, err = dra.RequestOfPod(pod, claims, gantryClasses)
+	var ice *dra.InvalidClaimError
+	require.True(t, errors.As(err, &ice), "got %v", err)
 }

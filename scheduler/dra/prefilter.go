@@ -89,7 +89,7 @@ func (pl *GantryDRA) requestOf(pod *v1.Pod) (*share.Request, error) {
 		}
 		claims = append(claims, c)
 	}
-	return coredra.RequestOf(pod.Namespace+"/"+pod.Name, claims, pl.kindOf)
+	return coredra.RequestOfPod(pod, claims, pl.kindOf)
 }
 
 // rank builds every node's state from slices and claims (in-flight
