@@ -46,7 +46,9 @@ type ConfigMapWriter struct {
 	Name      string
 }
 
-// Write implements Writer, creating the ConfigMap when it is missing.
+// Write implements Writer. The manifests ship the ConfigMap and the
+// autoscaler's Role may only get and update that name; when it is missing,
+// Write tries to create it and, refused, says which object to install.
 func (w *ConfigMapWriter) Write(ctx context.Context, s Status) error {
 	b, err := yaml.Marshal(s)
 	if err != nil {
@@ -57,6 +59,9 @@ func (w *ConfigMapWriter) Write(ctx context.Context, s Status) error {
 	if apierrors.IsNotFound(err) {
 		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: w.Name, Namespace: w.Namespace}, Data: map[string]string{"status": string(b)}}
 		_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+		if apierrors.IsForbidden(err) {
+			return fmt.Errorf("status ConfigMap %s/%s is missing and the autoscaler may not create it (install it with the manifests, or set --status-configmap to the one installed): %w", w.Namespace, w.Name, err)
+		}
 		return wrap(err)
 	}
 	if err != nil {
