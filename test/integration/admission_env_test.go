@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,7 +12,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -55,6 +59,7 @@ func startAdmissionEnv(t *testing.T, o admissionOptions) *admissionEnv {
 		"manifests/webhook/rbac.yaml",
 	))
 	e := &admissionEnv{cp: cp, client: cp.Client}
+	waitPolicyEnforced(t, ctx, cp)
 	if o.beforeAdmission != nil {
 		o.beforeAdmission(t, cp)
 	}
@@ -180,4 +185,34 @@ func denied(t *testing.T, err error, want ...string) {
 	for _, w := range want {
 		require.True(t, strings.Contains(err.Error(), w), "error %q does not contain %q", err.Error(), w)
 	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// waitPolicyEnforced waits until kube-apiserver enforces the node agent's
+// ValidatingAdmissionPolicy (it loads policies asynchronously): a dry-run
+// patch of a probe node by the agent's identity without a node claim is
+// refused.
+func waitPolicyEnforced(t *testing.T, ctx context.Context, cp *harness.ControlPlane) {
+	t.Helper()
+	_, err := harness.CreateReadyNode(ctx, cp.Client, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "policy-probe"}})
+	require.NoError(t, err)
+	agent, err := kubernetes.NewForConfig(cp.ImpersonationConfig(harness.ServiceAccountUser(shippedNamespace, "gantry-device-plugin"),
+		harness.ServiceAccountGroups(shippedNamespace), nil))
+	require.NoError(t, err)
+	err = harness.Poll(ctx, 30*time.Second, 100*time.Millisecond, "wait for the node agent's admission policy", func(ctx context.Context) (bool, error, error) {
+		_, err := agent.CoreV1().Nodes().Patch(ctx, "policy-probe", types.MergePatchType, []byte(`{"metadata":{"labels":{"gantry.dev/probe":"x"}}}`),
+			metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil && strings.Contains(err.Error(), "ValidatingAdmissionPolicy 'gantry-device-plugin-own-node'") {
+			return true, nil, nil
+		}
+		return false, fmt.Errorf("not enforced yet: %v", err), nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, cp.Client.CoreV1().Nodes().Delete(ctx, "policy-probe", metav1.DeleteOptions{}))
 }
