@@ -31,7 +31,9 @@ func (s staticDevices) Snapshot() (device.Inventory, <-chan struct{}) { return s
 // kubeletPodResources answers as kubelet's PodResources API would for the
 // pods it admitted (kubelet itself does not run here; the identity under
 // test is the API client's).
-type kubeletPodResources struct{ resp *podresourcesv1.ListPodResourcesResponse }
+type kubeletPodResources struct {
+	resp *podresourcesv1.ListPodResourcesResponse
+}
 
 func (k kubeletPodResources) List(context.Context) (*podresourcesv1.ListPodResourcesResponse, error) {
 	return k.resp, nil
