@@ -25,10 +25,12 @@ func (pl *DeviceShare) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1
 		return nil, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, err.Error())
 	}
 	cs.Write(preFilterStateKey, &preFilterState{req: req, key: requestKey(req, pl.args.Policy)})
+	// Pods that ask for no device are part of the workload too (the FGD
+	// paper counts them): their host CPU is what device shapes compete for.
+	pl.workload.observe(pod.Namespace, pod.UID, req)
 	if req.Empty() {
 		return nil, fwk.NewStatus(fwk.Skip)
 	}
-	pl.workload.observe(pod.UID, req)
 	return nil, nil
 }
 
