@@ -138,6 +138,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	var names server.CDINamer
+	var cdiWriter *cdi.Writer
 	if cfg.CDI != nil {
 		w, err := cdi.New(*cfg.CDI)
 		if err != nil {
@@ -149,8 +150,7 @@ func Run(ctx context.Context, cfg Config) error {
 			logger.Error(err, "Some devices have no usable CDI spec")
 		}
 		logger.Info("Devices are handed over by CDI", "specDir", w.Dir(), "specs", len(w.Specs()))
-		names = w
-		go keepCDISynced(ctx, w, store)
+		names, cdiWriter = w, w
 	} else {
 		logger.Info("Devices are handed over in environment variables (envvar strategy): a pod that sets NVIDIA_VISIBLE_DEVICES itself is not contained unless the NVIDIA toolkit refuses it")
 	}
@@ -208,6 +208,9 @@ func Run(ctx context.Context, cfg Config) error {
 		}()
 	}
 	start("health", func() error { return store.Run(ctx) })
+	if cdiWriter != nil {
+		start("cdi", func() error { keepCDISynced(ctx, cdiWriter, store); return nil })
+	}
 	if daemon != nil {
 		start("mps", func() error { return daemon.Run(ctx) })
 	}

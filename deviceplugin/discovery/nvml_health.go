@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
@@ -19,13 +20,27 @@ const healthEvents = uint64(nvml.EventTypeXidCriticalError | nvml.EventTypeDoubl
 //
 //	Healthy --critical XID / DBE / lost--> Unhealthy
 //	Unhealthy --no critical event for the recovery window, and the GPU
-//	            answers a query (and takes event registration)--> Healthy
+//	            answers a query (and takes event registration), and, after
+//	            a fault that needs a reset (ResetXIDs, DBE), there is
+//	            evidence of one--> Healthy
+//
+// Evidence of a reset is either of: the GPU stopped answering and answers
+// again (a GPU that fell off the bus answers only once reset), or its
+// volatile uncorrected ECC count, which a reset clears, fell below its
+// value at the fault. Without either the GPU stays Unhealthy until the
+// agent restarts (after the operator has reset it).
 type gpuHealth struct {
 	index        int
 	uuid         string
 	healthy      bool
 	registered   bool
 	lastCritical time.Time
+	// needsReset is set by a fault in ResetXIDs or a DBE; eccAtFault is
+	// the volatile uncorrected ECC count then (-1: unreadable); lostSeen
+	// records that the GPU stopped answering since.
+	needsReset bool
+	eccAtFault int64
+	lostSeen   bool
 }
 
 type nvmlWatch struct {
@@ -139,6 +154,7 @@ func (w *nvmlWatch) run(ctx context.Context) {
 func (w *nvmlWatch) handle(ctx context.Context, ev nvml.EventData) {
 	logger := klog.FromContext(ctx)
 	var reason string
+	reset := false
 	switch {
 	case ev.EventType&nvml.EventTypeXidCriticalError != 0:
 		if w.n.ignoredXIDs[ev.EventData] {
@@ -146,10 +162,14 @@ func (w *nvmlWatch) handle(ctx context.Context, ev nvml.EventData) {
 			return
 		}
 		reason = XIDReason(ev.EventData)
+		reset = slices.Contains(ResetXIDs, ev.EventData)
 	case ev.EventType&nvml.EventTypeDoubleBitEccError != 0:
-		reason = "double-bit ECC error"
+		reason, reset = "double-bit ECC error", true
 	default:
 		return
+	}
+	if reset {
+		reason += "; needs a GPU reset"
 	}
 	var targets []*gpuHealth
 	if ev.Device != nil {
@@ -163,8 +183,40 @@ func (w *nvmlWatch) handle(ctx context.Context, ev nvml.EventData) {
 	}
 	for _, g := range targets {
 		g.lastCritical = w.n.clock.Now()
+		if reset {
+			// A further fault while a reset is awaited keeps what was
+			// seen since the first.
+			if !g.needsReset {
+				g.needsReset, g.lostSeen, g.eccAtFault = true, false, -1
+			}
+			g.eccAtFault = max(g.eccAtFault, w.volatileECC(g))
+		}
 		w.markUnhealthy(ctx, g, reason)
 	}
+}
+
+// volatileECC returns the GPU's volatile uncorrected ECC count, or -1.
+func (w *nvmlWatch) volatileECC(g *gpuHealth) int64 {
+	h, ret := w.n.lib.DeviceGetHandleByUUID(g.uuid)
+	if ret != nvml.SUCCESS {
+		return -1
+	}
+	n, ret := h.GetTotalEccErrors(nvml.MEMORY_ERROR_TYPE_UNCORRECTED, nvml.VOLATILE_ECC)
+	if ret != nvml.SUCCESS {
+		return -1
+	}
+	return int64(n)
+}
+
+// resetEvidence reports whether a GPU that needed a reset has had one.
+func (w *nvmlWatch) resetEvidence(g *gpuHealth) (bool, string) {
+	if g.lostSeen {
+		return true, "it stopped answering and answers again"
+	}
+	if ecc := w.volatileECC(g); g.eccAtFault > 0 && ecc >= 0 && ecc < g.eccAtFault {
+		return true, fmt.Sprintf("its volatile uncorrected ECC count went from %d to %d", g.eccAtFault, ecc)
+	}
+	return false, ""
 }
 
 // recover brings back GPUs that stayed quiet for the recovery window and
@@ -176,11 +228,21 @@ func (w *nvmlWatch) recover(ctx context.Context) {
 			continue
 		}
 		if err := w.probe(g); err != nil {
+			g.lostSeen = true
 			klog.FromContext(ctx).V(2).Info("Unhealthy GPU does not answer yet", "uuid", g.uuid, "err", err)
 			continue
 		}
+		reason := fmt.Sprintf("recovered: no critical event for %s and the GPU answers", w.n.recoveryWindow)
+		if g.needsReset {
+			ok, why := w.resetEvidence(g)
+			if !ok {
+				continue
+			}
+			reason += "; reset evidenced: " + why
+			g.needsReset = false
+		}
 		g.healthy = true
-		w.emit(ctx, g, device.Healthy, fmt.Sprintf("recovered: no critical event for %s and the GPU answers", w.n.recoveryWindow))
+		w.emit(ctx, g, device.Healthy, reason)
 	}
 }
 

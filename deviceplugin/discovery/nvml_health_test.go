@@ -65,7 +65,7 @@ func TestNVMLHealthUnhealthyAndRecovery(t *testing.T) {
 	ev := next(t, ch)
 	require.Equal(t, nvmltest.UUID(3), ev.DeviceID)
 	require.Equal(t, device.Unhealthy, ev.Health)
-	require.Equal(t, "XID 79 (GPU has fallen off the bus)", ev.Reason)
+	require.Equal(t, "XID 79 (GPU has fallen off the bus); needs a GPU reset", ev.Reason)
 
 	// The GPU does not answer yet: the window passing is not enough.
 	srv.SetLost(3, true)
@@ -84,6 +84,39 @@ func TestNVMLHealthUnhealthyAndRecovery(t *testing.T) {
 	require.Equal(t, nvmltest.UUID(3), ev.DeviceID)
 	require.Equal(t, device.Healthy, ev.Health)
 	require.Contains(t, ev.Reason, "recovered")
+	require.Contains(t, ev.Reason, "reset evidenced: it stopped answering and answers again")
+}
+
+// TestNVMLHealthResetXIDsWaitForAReset: after an XID that needs a GPU
+// reset the GPU stays Unhealthy however long it is quiet, until a reset
+// shows (its volatile ECC count is cleared); an XID that needs none
+// recovers after the window.
+func TestNVMLHealthResetXIDsWaitForAReset(t *testing.T) {
+	srv := nvmltest.NewDGXA100()
+	clk := testclock.NewFakeClock(time.Unix(1000, 0))
+	ch := watch(t, srv, clk)
+
+	srv.SetVolatileECC(4, 3)
+	srv.InjectXID(4, 48)
+	require.Equal(t, device.Unhealthy, next(t, ch).Health)
+	srv.InjectXID(5, 79) // never stops answering: no evidence of a reset
+	require.Equal(t, device.Unhealthy, next(t, ch).Health)
+	srv.InjectXID(6, 74) // NVLink error: no reset needed
+	require.Equal(t, device.Unhealthy, next(t, ch).Health)
+
+	clk.Step(window)
+	ev := next(t, ch)
+	require.Equal(t, nvmltest.UUID(6), ev.DeviceID)
+	require.Equal(t, device.Healthy, ev.Health)
+	clk.Step(10 * window)
+	quiet(t, ch)
+
+	srv.SetVolatileECC(4, 0) // nvidia-smi -r clears the volatile counters
+	ev = next(t, ch)
+	require.Equal(t, nvmltest.UUID(4), ev.DeviceID)
+	require.Equal(t, device.Healthy, ev.Health)
+	require.Contains(t, ev.Reason, "its volatile uncorrected ECC count went from 3 to 0")
+	quiet(t, ch) // GPU 5 stays down
 }
 
 func TestNVMLHealthDoubleBitECCAndUnknownDevice(t *testing.T) {
@@ -93,7 +126,7 @@ func TestNVMLHealthDoubleBitECCAndUnknownDevice(t *testing.T) {
 
 	srv.InjectEvent(nvml.EventData{Device: srv.Devices[6], EventType: nvml.EventTypeDoubleBitEccError})
 	ev := next(t, ch)
-	require.Equal(t, discovery.HealthEvent{DeviceID: nvmltest.UUID(6), Health: device.Unhealthy, Reason: "double-bit ECC error", Time: clk.Now()}, ev)
+	require.Equal(t, discovery.HealthEvent{DeviceID: nvmltest.UUID(6), Health: device.Unhealthy, Reason: "double-bit ECC error; needs a GPU reset", Time: clk.Now()}, ev)
 
 	// A critical XID that names no device takes every healthy GPU down.
 	srv.InjectEvent(nvml.EventData{EventType: nvml.EventTypeXidCriticalError, EventData: 119})

@@ -19,6 +19,19 @@ import "fmt"
 // experience says an XID is benign there.
 var DefaultIgnoredXIDs = []uint64{13, 31, 43, 45, 68, 109}
 
+// ResetXIDs are XIDs after which a GPU is not to be trusted until it has
+// been reset (nvidia-smi -r, or a reboot):
+//
+//	48 double-bit ECC error
+//	79 GPU has fallen off the bus
+//	94 contained ECC error
+//	95 uncontained ECC error
+//
+// With them, and with a double-bit ECC event, the GPU stays Unhealthy until
+// there is evidence of a reset (see the health watch), however long it stays
+// quiet. Other critical XIDs recover after the quiet window.
+var ResetXIDs = []uint64{48, 79, 94, 95}
+
 var xidNames = map[uint64]string{
 	13:  "graphics engine exception",
 	31:  "GPU memory page fault",

@@ -54,7 +54,7 @@ func (e *env) waitNodeHealth(unhealthy int) {
 }
 
 // TestHealthBothWays takes GPU 2 down with XID 79 on the NVML mock and
-// brings it back after the recovery window: kubelet's allocatable (fed by
+// brings it back after the recovery window and a reset: kubelet's allocatable (fed by
 // ListAndWatch) and the node's inventory annotation follow both ways, and a
 // pod the scheduler had put on GPU 2 before it failed is steered elsewhere.
 func TestHealthBothWays(t *testing.T) {
@@ -81,7 +81,14 @@ func TestHealthBothWays(t *testing.T) {
 	require.Len(t, misses, 1)
 	t.Logf("steered away from the failed GPU: %s", misses[0])
 
+	// XID 79 needs a GPU reset: quiet time alone does not bring it back.
 	e.clock.Step(10 * time.Minute)
+	time.Sleep(100 * time.Millisecond) // many recovery checks (one per 2 ms event wait)
+	e.k.waitForGPUs(700, 800)
+	// A reset: the GPU stops answering, then answers again.
+	e.nvml.SetLost(2, true)
+	time.Sleep(100 * time.Millisecond)
+	e.nvml.SetLost(2, false)
 	e.k.waitForGPUs(800, 800)
 	e.waitNodeHealth(-1)
 }

@@ -23,12 +23,13 @@ type Server struct {
 	lost    map[int]bool
 	waitErr nvml.Return
 	modes   map[int]nvml.ComputeMode
+	ecc     map[int]uint64
 }
 
 // NewDGXA100 returns the server. UUIDs are fixed ("GPU-0000...-000i"), so
 // slot IDs are stable across servers in one test.
 func NewDGXA100() *Server {
-	s := &Server{Server: dgxa100.New(), events: make(chan nvml.EventData, 64), lost: map[int]bool{}, modes: map[int]nvml.ComputeMode{}}
+	s := &Server{Server: dgxa100.New(), events: make(chan nvml.EventData, 64), lost: map[int]bool{}, modes: map[int]nvml.ComputeMode{}, ecc: map[int]uint64{}}
 	for i, d := range s.Devices {
 		s.setupDevice(i, d.(*mockserver.Device))
 	}
@@ -78,6 +79,14 @@ func (s *Server) setupDevice(i int, d *mockserver.Device) {
 		return nvml.EventTypeXidCriticalError | nvml.EventTypeDoubleBitEccError | nvml.EventTypeSingleBitEccError, nvml.SUCCESS
 	}
 	d.RegisterEventsFunc = func(uint64, nvml.EventSet) nvml.Return { return nvml.SUCCESS }
+	d.GetTotalEccErrorsFunc = func(t nvml.MemoryErrorType, c nvml.EccCounterType) (uint64, nvml.Return) {
+		if t != nvml.MEMORY_ERROR_TYPE_UNCORRECTED || c != nvml.VOLATILE_ECC {
+			return 0, nvml.ERROR_NOT_SUPPORTED
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.ecc[i], nvml.SUCCESS
+	}
 	d.GetComputeModeFunc = func() (nvml.ComputeMode, nvml.Return) { return s.ComputeMode(i), nvml.SUCCESS }
 	d.SetComputeModeFunc = func(m nvml.ComputeMode) nvml.Return {
 		s.mu.Lock()
@@ -98,6 +107,14 @@ func (s *Server) ComputeMode(i int) nvml.ComputeMode {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.modes[i]
+}
+
+// SetVolatileECC sets GPU i's volatile uncorrected ECC count (a reset
+// clears it to 0).
+func (s *Server) SetVolatileECC(i int, n uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ecc[i] = n
 }
 
 // InjectXID delivers an XID critical-error event for GPU i.
