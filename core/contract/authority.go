@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -22,8 +23,9 @@ var ErrNotCounted = errors.New("allocation record does not count")
 // The zero value is ready to use: Gantry's profile is [SchedulerName] alone
 // and records are decoded with [DecodeAllocation].
 type Authority struct {
-	// Profiles are the scheduler names (spec.schedulerName) of Gantry
-	// profiles, whose intents count. SchedulerName always counts.
+	// Profiles are scheduler names (spec.schedulerName) of Gantry profiles
+	// beyond those every reader knows: SchedulerName and any name with
+	// ProfilePrefix.
 	Profiles []string
 	// Decode decodes an annotation value; nil means DecodeAllocation. A
 	// caching decoder must return what DecodeAllocation would.
@@ -82,9 +84,14 @@ func (au Authority) Counted(pod *corev1.Pod) (a Allocation, src Source, ok bool,
 	return Allocation{}, "", false, refused
 }
 
+// ProfilePrefix starts the name of every Gantry scheduler profile other
+// than SchedulerName (e.g. gantry-bind), so that the scheduler, the
+// autoscaler and inspect agree on them without sharing configuration.
+const ProfilePrefix = "gantry-"
+
 // IsProfile reports whether name is a Gantry profile.
 func (au Authority) IsProfile(name string) bool {
-	return name == SchedulerName || slices.Contains(au.Profiles, name)
+	return name == SchedulerName || strings.HasPrefix(name, ProfilePrefix) || slices.Contains(au.Profiles, name)
 }
 
 // check says why a decoded record of src does not count for pod, or nil.

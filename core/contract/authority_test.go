@@ -81,13 +81,22 @@ func TestAuthorityCounted(t *testing.T) {
 			wantRefused: true,
 		},
 		{
-			name: "intent of a pod another Gantry profile placed",
+			name: "intent of a pod another Gantry profile placed (by prefix)",
 			pod: func() *corev1.Pod {
 				p := coretest.MakePod("p").GPUPercent(25).Node("n1").Annotation(contract.AnnotationAllocation, encode(t, quarter)).Obj()
 				p.Spec.SchedulerName = "gantry-bind"
 				return p
 			}(),
-			authority: contract.Authority{Profiles: []string{"gantry-bind"}},
+			want: quarter, wantSrc: contract.FromScheduler, wantOK: true,
+		},
+		{
+			name: "intent of a pod a listed Gantry profile placed",
+			pod: func() *corev1.Pod {
+				p := coretest.MakePod("p").GPUPercent(25).Node("n1").Annotation(contract.AnnotationAllocation, encode(t, quarter)).Obj()
+				p.Spec.SchedulerName = "shares"
+				return p
+			}(),
+			authority: contract.Authority{Profiles: []string{"shares"}},
 			want:      quarter, wantSrc: contract.FromScheduler, wantOK: true,
 		},
 		{

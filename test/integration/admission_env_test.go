@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -215,4 +218,53 @@ func waitPolicyEnforced(t *testing.T, ctx context.Context, cp *harness.ControlPl
 	})
 	require.NoError(t, err)
 	require.NoError(t, cp.Client.CoreV1().Nodes().Delete(ctx, "policy-probe", metav1.DeleteOptions{}))
+}
+
+// runAsShippedScheduler installs the scheduler's shipped RBAC
+// (manifests/scheduler/rbac.yaml) plus the one rule the chart adds for
+// writeAllocation: PreBind (the test configuration runs a PreBind profile
+// beside the shipped Bind one), and returns a kubeconfig with a real token of
+// the gantry-scheduler ServiceAccount: a permission the scheduler lacks, or
+// one it should not need, shows up in the scheduler's own tests.
+func runAsShippedScheduler(t testing.TB, cp *harness.ControlPlane, dir string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, cp.ApplyFiles(ctx, "manifests/scheduler/rbac.yaml"))
+	require.NoError(t, cp.Apply(ctx, chartPreBindRBAC(t)...))
+	cfg, err := cp.ServiceAccountConfig(ctx, shippedNamespace, "gantry-scheduler")
+	require.NoError(t, err)
+	path := filepath.Join(dir, "gantry-scheduler.kubeconfig")
+	require.NoError(t, harness.WriteKubeconfig(path, cfg))
+	return path
+}
+
+// chartPreBindRBAC renders the chart with scheduler.writeAllocation: PreBind
+// and returns the scheduler's ClusterRole and ClusterRoleBinding for it.
+func chartPreBindRBAC(t testing.TB) []*unstructured.Unstructured {
+	t.Helper()
+	root, err := harness.RepoRoot()
+	require.NoError(t, err)
+	c, err := loader.Load(filepath.Join(root, "manifests", "helm", "gantry"))
+	require.NoError(t, err)
+	rv, err := chartutil.ToRenderValues(c, map[string]any{"scheduler": map[string]any{"writeAllocation": "PreBind"}},
+		chartutil.ReleaseOptions{Name: "gantry", Namespace: shippedNamespace, Revision: 1, IsInstall: true}, chartutil.DefaultCapabilities)
+	require.NoError(t, err)
+	rendered, err := engine.Render(c, rv)
+	require.NoError(t, err)
+	var out []*unstructured.Unstructured
+	for name, content := range rendered {
+		if filepath.Base(name) != "scheduler-rbac.yaml" {
+			continue
+		}
+		objs, err := harness.DecodeManifests([]byte(content))
+		require.NoError(t, err)
+		for _, o := range objs {
+			if (o.GetKind() == "ClusterRole" || o.GetKind() == "ClusterRoleBinding") && o.GetName() == "gantry-scheduler" {
+				out = append(out, o)
+			}
+		}
+	}
+	require.Len(t, out, 2, "the chart's PreBind ClusterRole and its binding")
+	return out
 }

@@ -82,14 +82,16 @@ func startEnv(t testing.TB, policy string) *env {
 	t.Helper()
 	cp := harness.Start(t)
 	dir := t.TempDir()
+	// The scheduler runs as its shipped ServiceAccount under its shipped RBAC.
+	kubeconfig := runAsShippedScheduler(t, cp, dir)
 	cfg := filepath.Join(dir, "scheduler-config.yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(schedulerConfig, cp.KubeconfigPath, policy)), 0o600))
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(schedulerConfig, kubeconfig, policy)), 0o600))
 	port, err := harness.FreePort()
 	require.NoError(t, err)
 	sched := harness.StartProcess(t, "gantry-scheduler",
 		"--config="+cfg,
-		"--authentication-kubeconfig="+cp.KubeconfigPath,
-		"--authorization-kubeconfig="+cp.KubeconfigPath,
+		"--authentication-kubeconfig="+kubeconfig,
+		"--authorization-kubeconfig="+kubeconfig,
 		"--bind-address=127.0.0.1",
 		fmt.Sprintf("--secure-port=%d", port),
 		"--v=2",
