@@ -75,7 +75,7 @@ func newRootCommand() *cobra.Command {
 		Version:       version.Get().String(),
 	}
 	root.SetVersionTemplate("gantry-sim {{.Version}}\n")
-	root.AddCommand(newRunCommand())
+	root.AddCommand(newRunCommand(), newSweepCommand(), newCellCommand(), newMergeCommand())
 	return root
 }
 
@@ -327,12 +327,7 @@ func run(cmd *cobra.Command, f *runFlags) error {
 			jobs = append(jobs, job{p, s})
 		}
 	}
-	gpus := 0
-	for _, n := range t.Nodes {
-		gpus += n.GPUs
-	}
-	meta := report.Meta{Command: commandLine(), Trace: desc, Nodes: len(t.Nodes), GPUs: gpus, Pods: len(t.Pods), Ratio: f.ratio,
-		Variant: f.published, Normalized: t.Normalized.Lines()}
+	meta := traceMeta(commandLine(), desc, t, f.ratio, f.published)
 	for _, l := range meta.Normalized {
 		fmt.Fprintf(cmd.ErrOrStderr(), "gantry-sim: %s: repaired %s\n", desc, l)
 	}
@@ -404,6 +399,16 @@ func run(cmd *cobra.Command, f *runFlags) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "report written to %s\n", filepath.Join(f.out, "report.md"))
 	return nil
+}
+
+// traceMeta describes the run's input for the report.
+func traceMeta(command, desc string, t trace.Trace, ratio float64, published string) report.Meta {
+	gpus := 0
+	for _, n := range t.Nodes {
+		gpus += n.GPUs
+	}
+	return report.Meta{Command: command, Trace: desc, Nodes: len(t.Nodes), GPUs: gpus, Pods: len(t.Pods), Ratio: ratio,
+		Variant: published, Normalized: t.Normalized.Lines()}
 }
 
 func runJob(ctx context.Context, f *runFlags, t trace.Trace, j job, bar *bar) (any, error) {
