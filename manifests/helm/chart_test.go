@@ -181,6 +181,7 @@ var (
 		{"RoleBinding", namespace, "gantry-scheduler-leader-election"},
 		{"RoleBinding", namespace, "gantry-scheduler-auth-reader"},
 		{"Deployment", namespace, "gantry-scheduler"},
+		{"PodDisruptionBudget", namespace, "gantry-scheduler"},
 	}
 	schedulerPreBindObjects = []key{
 		{"ClusterRole", "", "gantry-scheduler"},
@@ -660,5 +661,46 @@ func TestWebhookCertManager(t *testing.T) {
 	}
 	if strings.Contains(rbac, "kind: Role") || strings.Contains(rbac, "ClusterRole") {
 		t.Errorf("with cert-manager the webhook needs no Role or ClusterRole:\n%s", rbac)
+	}
+}
+
+// TestSecurityOverrides: operators may override the scheduler's and the
+// webhook's pod and container securityContext and resources; the defaults
+// run every pod non-root with the RuntimeDefault seccomp profile and a memory
+// limit.
+func TestSecurityOverrides(t *testing.T) {
+	c := loadChart(t)
+	defaults := mustRender(t, c, nil)
+	for _, name := range []string{"gantry-scheduler", "gantry-webhook"} {
+		d := defaults[key{"Deployment", namespace, name}].(*appsv1.Deployment)
+		ps := d.Spec.Template.Spec
+		if ps.SecurityContext == nil || ps.SecurityContext.SeccompProfile == nil || ps.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault ||
+			ps.SecurityContext.RunAsNonRoot == nil || !*ps.SecurityContext.RunAsNonRoot {
+			t.Errorf("%s: pod securityContext %+v, want non-root with RuntimeDefault seccomp", name, ps.SecurityContext)
+		}
+		if ps.Containers[0].Resources.Limits.Memory().IsZero() {
+			t.Errorf("%s: no memory limit", name)
+		}
+		if ps.Affinity == nil || ps.Affinity.PodAntiAffinity == nil {
+			t.Errorf("%s: replicas are not spread across nodes", name)
+		}
+	}
+	over := mustRender(t, c, map[string]any{
+		"scheduler": map[string]any{
+			"podSecurityContext": map[string]any{"runAsNonRoot": true, "runAsUser": 1234, "seccompProfile": map[string]any{"type": "RuntimeDefault"}},
+			"resources":          map[string]any{"limits": map[string]any{"memory": "3Gi"}},
+		},
+		"webhook": map[string]any{
+			"securityContext": map[string]any{"runAsUser": 4321},
+		},
+	})
+	s := over[key{"Deployment", namespace, "gantry-scheduler"}].(*appsv1.Deployment).Spec.Template.Spec
+	if *s.SecurityContext.RunAsUser != 1234 || s.Containers[0].Resources.Limits.Memory().String() != "3Gi" {
+		t.Errorf("scheduler overrides not applied: %+v %+v", s.SecurityContext, s.Containers[0].Resources)
+	}
+	w := over[key{"Deployment", namespace, "gantry-webhook"}].(*appsv1.Deployment).Spec.Template.Spec
+	// Helm merges values: the override joins the hardened defaults.
+	if sc := w.Containers[0].SecurityContext; sc.RunAsUser == nil || *sc.RunAsUser != 4321 || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		t.Errorf("webhook securityContext override not applied: %+v", sc)
 	}
 }
