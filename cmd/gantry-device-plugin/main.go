@@ -57,7 +57,7 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&b.recoveryWindow, "recovery-window", 5*time.Minute, "how long an unhealthy GPU must stay quiet, and answer, before it is healthy again")
 	fs.StringVar(&b.ignoreXIDs, "ignore-xids", "", "comma-separated XIDs to ignore on top of the default list (13,31,43,45,68,109)")
 	fs.BoolVar(&b.healthChecks, "health-checks", true, "watch GPU XID and ECC events")
-	fs.BoolVar(&b.migDevices, "mig-devices", false, "include GPUs in MIG mode (shared by percent as whole GPUs)")
+	fs.BoolVar(&b.migDevices, "mig-devices", true, "publish the MIG instances of GPUs in MIG mode as devices (isolation mig); false leaves such GPUs out")
 }
 
 func (b *backendFlags) build(lib nvml.Interface) ([]discovery.Backend, *discovery.NVML, error) {

@@ -39,9 +39,9 @@ func WithClock(c clock.PassiveClock) NVMLOption { return func(n *NVML) { n.clock
 // WithSysfsRoot sets where /sys is, for the NUMA fallback.
 func WithSysfsRoot(root string) NVMLOption { return func(n *NVML) { n.sysfsRoot = root } }
 
-// WithMIGDevices includes GPUs in MIG mode. By default they are left out:
-// percent shares of a whole GPU cannot be served on a GPU split into MIG
-// instances, and Gantry does not manage MIG instances.
+// WithMIGDevices says whether GPUs in MIG mode are published as their MIG
+// instances (the default: each instance is a device with isolation mig) or
+// left out. Gantry does not create or change MIG layouts.
 func WithMIGDevices(include bool) NVMLOption { return func(n *NVML) { n.includeMIG = include } }
 
 // WithIgnoredXIDs adds XIDs to DefaultIgnoredXIDs.
@@ -74,6 +74,7 @@ func NewNVML(lib nvml.Interface, opts ...NVMLOption) *NVML {
 		recoveryWindow: 5 * time.Minute,
 		eventWait:      5 * time.Second,
 		healthChecks:   true,
+		includeMIG:     true,
 	}
 	for _, x := range DefaultIgnoredXIDs {
 		n.ignoredXIDs[x] = true
@@ -106,6 +107,8 @@ type GPUDetail struct {
 	LinkGroup   string   `json:"linkGroup,omitempty"`
 	// Skipped says why the GPU is not in the inventory; empty if it is.
 	Skipped string `json:"skipped,omitempty"`
+	// MIG lists the instances published instead of a GPU in MIG mode.
+	MIG []MIGDetail `json:"mig,omitempty"`
 }
 
 // Details returns what the last Devices call found.
@@ -120,8 +123,11 @@ func (n *NVML) Details() []GPUDetail {
 func (n *NVML) Runtime() Runtime {
 	out := Runtime{}
 	for _, d := range n.Details() {
-		if d.Skipped == "" {
+		if d.Skipped == "" && !d.MIGEnabled {
 			out[d.UUID] = DeviceRuntime{VisibleDevicesEnv: "NVIDIA_VISIBLE_DEVICES", RuntimeID: d.UUID}
+		}
+		for _, m := range d.MIG {
+			out[m.UUID] = DeviceRuntime{VisibleDevicesEnv: "NVIDIA_VISIBLE_DEVICES", RuntimeID: m.UUID}
 		}
 	}
 	return out
@@ -149,6 +155,11 @@ func (n *NVML) Devices() (device.Inventory, error) {
 		if err != nil {
 			return device.Inventory{}, err
 		}
+		if d.MIGEnabled && d.Skipped == "" {
+			if d.MIG, err = n.migInstances(i, h, d.Model, count); err != nil {
+				return device.Inventory{}, err
+			}
+		}
 		details = append(details, d)
 		handles = append(handles, h)
 	}
@@ -157,6 +168,16 @@ func (n *NVML) Devices() (device.Inventory, error) {
 	var inv device.Inventory
 	for _, d := range details {
 		if d.Skipped != "" {
+			continue
+		}
+		if d.MIGEnabled {
+			for _, m := range d.MIG {
+				inv.Devices = append(inv.Devices, device.Device{
+					ID: m.UUID, Index: m.Index, Kind: device.GPU, Vendor: "nvidia", Model: m.Model, MemoryMiB: m.MemoryMiB,
+					Health: device.Healthy, NUMANode: d.NUMANode, Isolation: device.IsolationMIG,
+					MIG: &device.MIG{Parent: d.UUID, Profile: m.Profile},
+				})
+			}
 			continue
 		}
 		inv.Devices = append(inv.Devices, device.Device{
@@ -196,7 +217,7 @@ func (n *NVML) describe(i int, h nvml.Device) (GPUDetail, error) {
 		return d, nvmlErr("GetMigMode", i, ret)
 	}
 	if d.MIGEnabled && !n.includeMIG {
-		d.Skipped = "MIG mode is enabled; Gantry shares whole GPUs by percent and does not manage MIG instances"
+		d.Skipped = "MIG mode is enabled and MIG instances are not published (--mig-devices=false)"
 	}
 	pci, ret := h.GetPciInfo()
 	if ret != nvml.SUCCESS && !unsupported(ret) {

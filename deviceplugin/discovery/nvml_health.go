@@ -271,9 +271,14 @@ func (w *nvmlWatch) markUnhealthy(ctx context.Context, g *gpuHealth, reason stri
 	w.emit(ctx, g, device.Unhealthy, reason)
 }
 
+// emit reports a GPU's health; a GPU in MIG mode reports it for each of
+// its published instances, which share its faults.
 func (w *nvmlWatch) emit(ctx context.Context, g *gpuHealth, h device.Health, reason string) {
-	select {
-	case w.out <- HealthEvent{DeviceID: g.uuid, Health: h, Reason: reason, Time: w.n.clock.Now()}:
-	case <-ctx.Done():
+	for _, id := range w.n.publishedIDs(g.uuid) {
+		select {
+		case w.out <- HealthEvent{DeviceID: id, Health: h, Reason: reason, Time: w.n.clock.Now()}:
+		case <-ctx.Done():
+			return
+		}
 	}
 }

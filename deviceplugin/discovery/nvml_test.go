@@ -1,15 +1,19 @@
 package discovery_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+	testclock "k8s.io/utils/clock/testing"
 
 	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/device"
@@ -39,20 +43,81 @@ func TestNVMLDevicesOnDGXA100(t *testing.T) {
 	require.Equal(t, inv, dec)
 }
 
-func TestNVMLSkipsMIGGPUsUnlessAsked(t *testing.T) {
+// withMIG puts GPU 7 of srv in MIG mode with a 3g.20gb and a 1g.5gb
+// instance (slots 0 and 2; slot 1 empty).
+func withMIG(srv *nvmltest.Server) {
+	g := srv.GPU(7)
+	g.MigMode = nvml.DEVICE_MIG_ENABLE
+	instances := map[int]*mock.Device{
+		0: {GetUUIDFunc: func() (string, nvml.Return) { return "MIG-aaaa", nvml.SUCCESS },
+			GetAttributesFunc: func() (nvml.DeviceAttributes, nvml.Return) {
+				return nvml.DeviceAttributes{GpuInstanceSliceCount: 3, ComputeInstanceSliceCount: 3, MemorySizeMB: 19968}, nvml.SUCCESS
+			}},
+		2: {GetUUIDFunc: func() (string, nvml.Return) { return "MIG-bbbb", nvml.SUCCESS },
+			GetAttributesFunc: func() (nvml.DeviceAttributes, nvml.Return) {
+				return nvml.DeviceAttributes{GpuInstanceSliceCount: 1, ComputeInstanceSliceCount: 1, MemorySizeMB: 4864}, nvml.SUCCESS
+			}},
+	}
+	g.GetMaxMigDeviceCountFunc = func() (int, nvml.Return) { return 7, nvml.SUCCESS }
+	g.GetMigDeviceHandleByIndexFunc = func(j int) (nvml.Device, nvml.Return) {
+		if d, ok := instances[j]; ok {
+			return d, nvml.SUCCESS
+		}
+		return nil, nvml.ERROR_NOT_FOUND
+	}
+}
+
+func TestNVMLPublishesMIGInstances(t *testing.T) {
 	srv := nvmltest.NewDGXA100()
-	srv.GPU(7).MigMode = nvml.DEVICE_MIG_ENABLE
+	withMIG(srv)
 
 	b := discovery.NewNVML(srv)
 	inv, err := b.Devices()
 	require.NoError(t, err)
-	require.Len(t, inv.Devices, 7)
-	require.Contains(t, b.Details()[7].Skipped, "MIG mode is enabled")
+	require.Len(t, inv.Devices, 9, "7 whole GPUs and 2 MIG instances of GPU 7")
+	_, whole := inv.ByID(nvmltest.UUID(7))
+	require.False(t, whole, "a GPU in MIG mode is published as its instances")
+	got := inv.Devices[7:]
+	want := []device.Device{
+		{ID: "MIG-aaaa", Index: 8 + 7*7 + 0, Kind: device.GPU, Vendor: "nvidia", Model: "A100-3g.20gb", MemoryMiB: 19968, Health: device.Healthy,
+			NUMANode: 1, Isolation: device.IsolationMIG, MIG: &device.MIG{Parent: nvmltest.UUID(7), Profile: "3g.20gb"}},
+		{ID: "MIG-bbbb", Index: 8 + 7*7 + 2, Kind: device.GPU, Vendor: "nvidia", Model: "A100-1g.5gb", MemoryMiB: 4864, Health: device.Healthy,
+			NUMANode: 1, Isolation: device.IsolationMIG, MIG: &device.MIG{Parent: nvmltest.UUID(7), Profile: "1g.5gb"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("MIG devices (-want,+got):\n%s", diff)
+	}
+	require.Equal(t, "MIG-bbbb", b.Runtime()["MIG-bbbb"].RuntimeID)
 	require.NotContains(t, b.Runtime(), nvmltest.UUID(7))
+	_, err = contract.EncodeInventory(inv)
+	require.NoError(t, err, "the inventory contract accepts MIG instances")
 
-	inv, err = discovery.NewNVML(srv, discovery.WithMIGDevices(true)).Devices()
+	inv, err = discovery.NewNVML(srv, discovery.WithMIGDevices(false)).Devices()
 	require.NoError(t, err)
-	require.Len(t, inv.Devices, 8)
+	require.Len(t, inv.Devices, 7)
+}
+
+// TestNVMLMIGInstancesShareTheirGPUsHealth: a fault of a GPU in MIG mode
+// takes down each of its instances.
+func TestNVMLMIGInstancesShareTheirGPUsHealth(t *testing.T) {
+	srv := nvmltest.NewDGXA100()
+	withMIG(srv)
+	clk := testclock.NewFakeClock(time.Unix(1000, 0))
+	b := discovery.NewNVML(srv, discovery.WithClock(clk), discovery.WithEventWait(time.Millisecond))
+	_, err := b.Devices()
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := b.Watch(ctx)
+	require.NoError(t, err)
+	srv.InjectXID(7, 79)
+	var ids []string
+	for i := 0; i < 2; i++ {
+		ev := <-ch
+		require.Equal(t, device.Unhealthy, ev.Health)
+		ids = append(ids, ev.DeviceID)
+	}
+	require.Equal(t, []string{"MIG-aaaa", "MIG-bbbb"}, ids)
 }
 
 func TestNVMLNUMAFallsBackToSysfs(t *testing.T) {
