@@ -31,6 +31,8 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	autoscalerv1alpha1 "github.com/gantry-dev/gantry/autoscaler/apis/config/v1alpha1"
+	devicepluginconfig "github.com/gantry-dev/gantry/deviceplugin/apis/config"
+	devicepluginv1alpha1 "github.com/gantry-dev/gantry/deviceplugin/apis/config/v1alpha1"
 	gantryconfig "github.com/gantry-dev/gantry/scheduler/apis/config"
 	gantryscheme "github.com/gantry-dev/gantry/scheduler/apis/config/scheme"
 )
@@ -194,6 +196,7 @@ var (
 		{"ClusterRoleBinding", "", "gantry-device-plugin"},
 		{"ValidatingAdmissionPolicy", "", "gantry-device-plugin-own-node"},
 		{"ValidatingAdmissionPolicyBinding", "", "gantry-device-plugin-own-node"},
+		{"ConfigMap", namespace, "gantry-device-plugin-config"},
 		{"DaemonSet", namespace, "gantry-device-plugin"},
 	}
 	webhookObjects = []key{
@@ -543,6 +546,25 @@ func TestWorkloadsMatchKustomize(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantCfg, gotCfg); diff != "" {
 		t.Errorf("AutoscalerConfiguration (-kustomize +chart):\n%s", diff)
+	}
+
+	// The node agent's configuration: strictly decoded and validated, the
+	// chart's equal to kustomize's, and the safe default (CDI, no MPS).
+	dpKey := key{"ConfigMap", namespace, "gantry-device-plugin-config"}
+	gotDP, err := devicepluginv1alpha1.Load([]byte(got[dpKey].(*corev1.ConfigMap).Data["config.yaml"]))
+	if err != nil {
+		t.Fatalf("chart's DevicePluginConfiguration: %v", err)
+	}
+	kustDP := kustomize(t, "deviceplugin", "config.yaml")[key{"ConfigMap", "kube-system", "gantry-device-plugin-config"}].(*corev1.ConfigMap)
+	wantDP, err := devicepluginv1alpha1.Load([]byte(kustDP.Data["config.yaml"]))
+	if err != nil {
+		t.Fatalf("kustomize's DevicePluginConfiguration: %v", err)
+	}
+	if diff := cmp.Diff(wantDP, gotDP); diff != "" {
+		t.Errorf("DevicePluginConfiguration (-kustomize +chart):\n%s", diff)
+	}
+	if gotDP.DeviceListStrategy != devicepluginconfig.StrategyCDI || gotDP.MPS.Enabled {
+		t.Errorf("the shipped agent configuration must be cdi without MPS, got %s, mps %v", gotDP.DeviceListStrategy, gotDP.MPS.Enabled)
 	}
 }
 
