@@ -90,10 +90,12 @@ func (m *Manager) Run(ctx context.Context) {
 		if err := m.Sync(ctx); err != nil {
 			logger.Error(err, "Syncing the webhook's serving certificate failed; retrying", "secret", klog.KRef(m.Namespace, m.SecretName), "in", interval)
 		}
+		t := time.NewTimer(interval)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
-		case <-time.After(interval):
+		case <-t.C:
 		}
 	}
 }

@@ -168,3 +168,21 @@ func TestManagerNeedsItsConfigurations(t *testing.T) {
 	require.ErrorContains(t, err, "MutatingWebhookConfiguration gantry-webhook")
 	require.False(t, m.Ready())
 }
+
+// Run syncs at once, keeps serving and returns when its context ends.
+func TestManagerRun(t *testing.T) {
+	mw, vw := configs()
+	client := fake.NewClientset(mw, vw)
+	m := newManager(client, testingclock.NewFakeClock(time.Now()))
+	m.Interval = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	require.Eventually(t, m.Ready, 5*time.Second, 5*time.Millisecond)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}
