@@ -133,13 +133,25 @@ func (o *observedWorkload) snapshot() (policy.Workload, uint64) {
 
 // estimate is the fair-shared, aged distribution cut to the coverage.
 func (o *observedWorkload) estimate() policy.Workload {
+	// Sums run in key order, so the same observations give the same bits.
+	keys := make([]entryKey, 0, len(o.entries))
+	for k := range o.entries {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].namespace != keys[j].namespace {
+			return keys[i].namespace < keys[j].namespace
+		}
+		return keys[i].shape < keys[j].shape
+	})
 	perNS := map[string]float64{}
-	for k, e := range o.entries {
-		perNS[k.namespace] += o.decayed(e, o.tick)
+	for _, k := range keys {
+		perNS[k.namespace] += o.decayed(o.entries[k], o.tick)
 	}
 	scale := fairShares(perNS, o.maxNamespaceShare)
 	byShape := map[string]*policy.Shape{}
-	for k, e := range o.entries {
+	for _, k := range keys {
+		e := o.entries[k]
 		w := o.decayed(e, o.tick) * scale[k.namespace]
 		if s, ok := byShape[k.shape]; ok {
 			s.Weight += w
@@ -193,19 +205,24 @@ func fairShares(weights map[string]float64, maxShare float64) map[string]float64
 		}
 		return scale
 	}
+	names := make([]string, 0, len(weights))
+	for ns := range weights {
+		names = append(names, ns)
+	}
+	sort.Strings(names)
 	capped := map[string]bool{}
 	var s float64
 	for {
 		var uncapped float64
-		for ns, w := range weights {
+		for _, ns := range names {
 			if !capped[ns] {
-				uncapped += w
+				uncapped += weights[ns]
 			}
 		}
 		s = uncapped / (1 - float64(len(capped))*maxShare)
 		grew := false
-		for ns, w := range weights {
-			if !capped[ns] && w > maxShare*s && float64(len(capped)+1)*maxShare < 1 {
+		for _, ns := range names {
+			if w := weights[ns]; !capped[ns] && w > maxShare*s && float64(len(capped)+1)*maxShare < 1 {
 				capped[ns], grew = true, true
 			}
 		}

@@ -38,9 +38,18 @@ type sim struct {
 	fragUnits      float64
 }
 
+// simOption changes how newSim configures the scheduler plugin.
+type simOption func(*gantryconfig.DeviceShareArgs)
+
+// learnWorkload gives the plugin no workload, so that a policy that needs
+// one uses the estimate it learns from the pods it sees, as a live
+// scheduler without a configured workload does. The engine still measures
+// fragmentation against the trace's workload.
+func learnWorkload(a *gantryconfig.DeviceShareArgs) { a.Workload = nil }
+
 // newSim builds the cluster from nodes. sortKeys gives each node's
 // tie-break key (nil: its name).
-func newSim(ctx context.Context, nodes []trace.Node, sortKeys map[string]string, pol policy.Type, seed int64, w policy.Workload) (*sim, error) {
+func newSim(ctx context.Context, nodes []trace.Node, sortKeys map[string]string, pol policy.Type, seed int64, w policy.Workload, opts ...simOption) (*sim, error) {
 	s := &sim{
 		cluster:  simulate.NewCluster(),
 		workload: w,
@@ -71,6 +80,9 @@ func newSim(ctx context.Context, nodes []trace.Node, sortKeys map[string]string,
 		WorkloadCoveragePercent: 95,
 		Workload:                []policy.Shape(w),
 		Seed:                    seed,
+	}
+	for _, o := range opts {
+		o(args)
 	}
 	sched, err := simulate.NewScheduler(ctx, s.cluster, simulate.Options{Args: args})
 	if err != nil {

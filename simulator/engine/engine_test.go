@@ -156,3 +156,23 @@ func TestLimitOnlyPodsPlaceAsFullPods(t *testing.T) {
 	q := FullPodObject(tr.Pods[0]).Spec.Containers[0].Resources.Requests["gantry.dev/gpu-percent"]
 	assert.Equal(t, int64(25), q.Value())
 }
+
+// TestInflationWithLearnedWorkload: FGD measuring against the estimate the
+// plugin learns runs to the end, deterministically, within the bound; and
+// it is a different run from the one against the trace's workload.
+func TestInflationWithLearnedWorkload(t *testing.T) {
+	ctx := context.Background()
+	run := func(learned bool) *InflationResult {
+		r, err := RunInflation(ctx, Config{Trace: smallTrace(), Policy: policy.FGD, Seed: 7, LearnedWorkload: learned})
+		require.NoError(t, err)
+		r.Wall = 0
+		return r
+	}
+	a, b := run(true), run(true)
+	assert.Equal(t, a, b)
+	assert.True(t, a.LearnedWorkload)
+	assert.GreaterOrEqual(t, a.Bound.Percent(), a.Headline())
+	tr := run(false)
+	assert.Equal(t, tr.Submitted, a.Submitted, "the same pods are submitted")
+	assert.NotEqual(t, tr.Placements, a.Placements, "the plugin placed exactly as with the trace's workload: was the learned estimate used?")
+}

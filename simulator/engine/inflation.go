@@ -23,6 +23,11 @@ type Config struct {
 	// Coverage is the popularity cut of the target workload; 0 means
 	// workload.DefaultCoverage.
 	Coverage float64
+	// LearnedWorkload gives the scheduler plugin no workload, so that FGD
+	// measures against the estimate it learns from the pods it is asked to
+	// place (as a live scheduler without a configured workload does)
+	// instead of the trace's own distribution.
+	LearnedWorkload bool
 	// Progress, when set, is called after every submitted pod with the
 	// number done and the total.
 	Progress func(done, total int)
@@ -79,6 +84,8 @@ type InflationResult struct {
 	Samples        []Sample
 	Placements     []Placement
 	Curve          []CurvePoint
+	// LearnedWorkload is Config.LearnedWorkload.
+	LearnedWorkload bool
 	// Bound is an upper limit on the headline that no placement policy can
 	// pass on this run's pods (simulator/bound).
 	Bound bound.Result
@@ -143,7 +150,11 @@ func RunInflation(ctx context.Context, cfg Config) (*InflationResult, error) {
 	pods := proto.Inflate(t.Pods, cfg.ratio(), capacity)
 	keys := proto.NodePrefixes(t.Nodes)
 
-	s, err := newSim(ctx, t.Nodes, keys, cfg.Policy, cfg.Seed, w)
+	var opts []simOption
+	if cfg.LearnedWorkload {
+		opts = append(opts, learnWorkload)
+	}
+	s, err := newSim(ctx, t.Nodes, keys, cfg.Policy, cfg.Seed, w, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +162,7 @@ func RunInflation(ctx context.Context, cfg Config) (*InflationResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &InflationResult{Bound: limit,
+	res := &InflationResult{Bound: limit, LearnedWorkload: cfg.LearnedWorkload,
 		Policy: cfg.Policy, Seed: cfg.Seed, Ratio: cfg.ratio(), Nodes: len(t.Nodes),
 		CapacityMilli: capacity, GPUs: gpus, Submitted: len(pods),
 		Samples:    make([]Sample, 0, len(pods)),

@@ -36,7 +36,9 @@ type ReplayConfig struct {
 	// Autoscale, when set, runs the real autoscaler on virtual time
 	// against simulated node groups (instead of Autoscaler).
 	Autoscale *AutoscaleConfig
-	Progress  func(done, total int)
+	// LearnedWorkload: as Config.LearnedWorkload.
+	LearnedWorkload bool
+	Progress        func(done, total int)
 }
 
 // PendingStats summarises how long pods waited for a node, in seconds of
@@ -125,7 +127,11 @@ func RunReplay(ctx context.Context, cfg ReplayConfig) (*ReplayResult, error) {
 	}
 	keys := workload.NewProtocol(cfg.Seed).NodePrefixes(t.Nodes)
 	w := WorkloadOf(workload.Shapes(t.Pods, cov))
-	s, err := newSim(ctx, t.Nodes, keys, cfg.Policy, cfg.Seed, w)
+	var opts []simOption
+	if cfg.LearnedWorkload {
+		opts = append(opts, learnWorkload)
+	}
+	s, err := newSim(ctx, t.Nodes, keys, cfg.Policy, cfg.Seed, w, opts...)
 	if err != nil {
 		return nil, err
 	}

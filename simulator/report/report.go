@@ -53,7 +53,7 @@ func Rows(results []*engine.InflationResult, o Options) []Row {
 	rows := make([]Row, 0, len(results))
 	for _, r := range results {
 		row := Row{
-			Policy: string(r.Policy), Seed: r.Seed,
+			Policy: PolicyLabel(r), Seed: r.Seed,
 			AllocationAtTarget: r.Headline(),
 			FinalAllocation:    round2(r.FinalAllocatedPercent()),
 			Bound:              r.Bound.Percent(),
@@ -74,6 +74,54 @@ func Rows(results []*engine.InflationResult, o Options) []Row {
 		return rows[i].Seed < rows[j].Seed
 	})
 	return rows
+}
+
+// PolicyLabel names a run's policy, and says when it measured against the
+// workload the plugin learned rather than the trace's.
+func PolicyLabel(r *engine.InflationResult) string {
+	if r.LearnedWorkload {
+		return string(r.Policy) + " (learned workload)"
+	}
+	return string(r.Policy)
+}
+
+// fileLabel is PolicyLabel as a file name part.
+func fileLabel(r *engine.InflationResult) string {
+	if r.LearnedWorkload {
+		return string(r.Policy) + "-learned"
+	}
+	return string(r.Policy)
+}
+
+// LearnedRow compares one policy and seed run with the trace's workload
+// and with the learned estimate.
+type LearnedRow struct {
+	Policy string
+	Seed   int64
+	// Trace and Learned are the allocations at the target (percent).
+	Trace, Learned float64
+}
+
+// LearnedRows pairs every run with the learned workload with its run on
+// the trace's workload, sorted by policy then seed.
+func LearnedRows(results []*engine.InflationResult) []LearnedRow {
+	type key struct {
+		p    string
+		seed int64
+	}
+	trace := map[key]float64{}
+	for _, r := range results {
+		if !r.LearnedWorkload {
+			trace[key{string(r.Policy), r.Seed}] = r.Headline()
+		}
+	}
+	var out []LearnedRow
+	for _, r := range sorted(results) {
+		if v, ok := trace[key{string(r.Policy), r.Seed}]; ok && r.LearnedWorkload {
+			out = append(out, LearnedRow{Policy: string(r.Policy), Seed: r.Seed, Trace: v, Learned: r.Headline()})
+		}
+	}
+	return out
 }
 
 func round2(v float64) float64 {
@@ -160,7 +208,7 @@ func WriteCurvesCSV(w io.Writer, results []*engine.InflationResult) error {
 	}
 	for _, r := range sorted(results) {
 		for _, p := range r.Curve {
-			if err := cw.Write([]string{string(r.Policy), strconv.FormatInt(r.Seed, 10), strconv.Itoa(p.X), f2(p.Allocated), f2(p.Unallocated), f2(p.FragRatio), strconv.Itoa(p.Samples)}); err != nil {
+			if err := cw.Write([]string{PolicyLabel(r), strconv.FormatInt(r.Seed, 10), strconv.Itoa(p.X), f2(p.Allocated), f2(p.Unallocated), f2(p.FragRatio), strconv.Itoa(p.Samples)}); err != nil {
 				return err
 			}
 		}

@@ -62,3 +62,29 @@ func TestWriteInflationWritesEveryFile(t *testing.T) {
 		assert.Positive(t, st.Size(), f)
 	}
 }
+
+func TestLearnedWorkloadRowsAndFiles(t *testing.T) {
+	rs := results()
+	learned := *rs[2] // FGD seed 1 at 94 %
+	learned.LearnedWorkload = true
+	learned.AllocatedMilli = 920
+	learned.Samples = []engine.Sample{{ArrivedMilli: 1290, AllocatedMilli: 910}, {ArrivedMilli: 1300, AllocatedMilli: 920}}
+	learned.Curve = engine.BinCurve(learned.Samples, learned.CapacityMilli)
+	rs = append(rs, &learned)
+
+	got := LearnedRows(rs)
+	require.Equal(t, []LearnedRow{{Policy: "FGD", Seed: 1, Trace: 94, Learned: 92}}, got)
+	labels := map[string]bool{}
+	for _, r := range Rows(rs, Options{OmitTiming: true}) {
+		labels[r.Policy] = true
+	}
+	assert.True(t, labels["FGD (learned workload)"], "labels: %v", labels)
+
+	dir := filepath.Join(t.TempDir(), "out")
+	require.NoError(t, WriteInflation(dir, Meta{Trace: "test", Ratio: 1.3}, rs, Options{OmitTiming: true}))
+	_, err := os.Stat(filepath.Join(dir, "placements-FGD-learned-seed1.csv"))
+	require.NoError(t, err, "the learned run's placements get their own file")
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "| FGD | 1 | 94.00 % | 92.00 % | -2.00 pp |")
+}

@@ -84,7 +84,7 @@ func WriteInflation(dir string, meta Meta, results []*engine.InflationResult, o 
 		files = append(files, struct {
 			name string
 			fn   func(io.Writer) error
-		}{PlacementsFile(string(r.Policy), r.Seed), func(w io.Writer) error { return WritePlacementsCSV(w, r.Placements) }})
+		}{PlacementsFile(fileLabel(r), r.Seed), func(w io.Writer) error { return WritePlacementsCSV(w, r.Placements) }})
 	}
 	for _, f := range files {
 		if err := writeFile(dir, f.name, f.fn); err != nil {
@@ -94,10 +94,10 @@ func WriteInflation(dir string, meta Meta, results []*engine.InflationResult, o 
 	if err := PlotUnallocated(filepath.Join(dir, "unallocated.png"), results, 80); err != nil {
 		return fmt.Errorf("plotting: %w", err)
 	}
-	return writeFile(dir, "report.md", func(w io.Writer) error { return writeInflationMarkdown(w, meta, rows) })
+	return writeFile(dir, "report.md", func(w io.Writer) error { return writeInflationMarkdown(w, meta, rows, results) })
 }
 
-func writeInflationMarkdown(w io.Writer, meta Meta, rows []Row) error {
+func writeInflationMarkdown(w io.Writer, meta Meta, rows []Row, results []*engine.InflationResult) error {
 	var b strings.Builder
 	b.WriteString("# Gantry simulator: workload inflation\n\n")
 	fmt.Fprintf(&b, "Trace: %s, %d nodes, %d GPUs, %d pods; inflated to %.0f %% of GPU capacity (FGD paper protocol, fgd-anchor §5). Every pod went through the real kube-scheduler framework with the GantryDeviceShare plugin.\n\n", meta.Trace, meta.Nodes, meta.GPUs, meta.Pods, meta.Ratio*100)
@@ -111,6 +111,13 @@ func writeInflationMarkdown(w io.Writer, meta Meta, rows []Row) error {
 	}
 	b.WriteString("\nAllocation at 130 % is the paper's Fig. 9a point: arrived demand binned to integer percent (half to even), mean milli-GPU allocation over the bin. Final allocation is the allocation after the last pod. The upper bound is the most milli-GPU any placement policy could have allocated at that point on the same pods: a linear relaxation of packing them onto the nodes (CPU, memory, GPU, cards and node-level cuts), certified by its dual (simulator/bound); the gap between a policy and the bound is the headroom a better policy could at most win, not a target every policy can reach.\n\n")
 	writePublished(&b, meta, rows)
+	if lr := LearnedRows(results); len(lr) > 0 {
+		b.WriteString("## Trace workload vs learned estimate\n\nThe same runs with the scheduler plugin measuring fragmentation against the trace's workload (the paper's protocol) and against the estimate it learns from the pods it is asked to place (a live scheduler without a configured workload: aged, at most 25 % per namespace).\n\n| policy | seed | trace workload | learned estimate | difference |\n| --- | --- | --- | --- | --- |\n")
+		for _, r := range lr {
+			fmt.Fprintf(&b, "| %s | %d | %s %% | %s %% | %+.2f pp |\n", r.Policy, r.Seed, f2(r.Trace), f2(r.Learned), r.Learned-r.Trace)
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("## Reference simulator measured here (fgd-anchor §6: openb default trace, seed 42, 2-core machine)\n\n")
 	b.WriteString("| policy | milli-GPU allocated at end | GPUs with any allocation | tasks failed | wall time |\n| --- | --- | --- | --- | --- |\n")
 	for _, r := range References {
