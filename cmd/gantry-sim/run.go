@@ -48,6 +48,7 @@ type runFlags struct {
 	parallel   int
 	progress   string
 	noTiming   bool
+	workload   string
 
 	// published is the openb variant of the input when it is one of the
 	// reference's published traces (set by loadTrace).
@@ -120,6 +121,7 @@ placements-<policy>-seed<seed>.csv and unallocated.png.`,
 	fl.StringVar(&f.autoscalerConfig, "autoscaler-config", "", "replay only: run the real gantry-autoscaler loop on virtual time with this AutoscalerConfiguration (gantry.dev/v1alpha1, as for gantry-autoscaler; e.g. simulator/engine/testdata/autoscaler-openb.yaml); the report compares it with the replay on the trace's nodes without the autoscaler")
 	fl.DurationVar(&f.bootDelay, "boot-delay", 2*time.Minute, "with --autoscaler-config: how long a requested node takes to register (the burst group's nodes register at once)")
 	fl.IntVar(&f.keepNodes, "keep-nodes", 0, "with --autoscaler-config: how many of the trace's nodes (the first ones) stay as static, unmanaged nodes; the autoscaler adds the rest from its node groups")
+	fl.StringVar(&f.workload, "workload", "trace", "inflation only: what FGD measures fragmentation against: trace (the trace's shape distribution, the paper's protocol), learned (the estimate the scheduler plugin learns from the pods it sees, as a live scheduler without a configured workload) or both (every run twice; the report compares them)")
 	fl.BoolVar(&f.noTiming, "no-timing", false, "leave wall times out of the report, so that the same inputs give byte-identical files")
 	return cmd
 }
@@ -261,8 +263,9 @@ func loadTrace(f *runFlags) (trace.Trace, string, error) {
 }
 
 type job struct {
-	policy policy.Type
-	seed   int64
+	policy  policy.Type
+	seed    int64
+	learned bool
 }
 
 func run(cmd *cobra.Command, f *runFlags) error {
@@ -286,6 +289,12 @@ func run(cmd *cobra.Command, f *runFlags) error {
 	}
 	if f.experiment == "inflation" && f.ratio <= 0 {
 		return errors.New("--ratio must be positive")
+	}
+	switch {
+	case f.workload != "trace" && f.workload != "learned" && f.workload != "both":
+		return fmt.Errorf("--workload: unknown value %q (trace, learned or both)", f.workload)
+	case f.workload != "trace" && f.experiment != "inflation":
+		return errors.New("--workload learned or both: only with --experiment inflation")
 	}
 	if f.autoscalerConfig != "" && f.experiment != "replay" {
 		return errors.New("--autoscaler-config: only with --experiment replay")
@@ -324,7 +333,12 @@ func run(cmd *cobra.Command, f *runFlags) error {
 	var jobs []job
 	for _, p := range pols {
 		for _, s := range seeds {
-			jobs = append(jobs, job{p, s})
+			if f.workload != "learned" {
+				jobs = append(jobs, job{policy: p, seed: s})
+			}
+			if f.workload != "trace" {
+				jobs = append(jobs, job{policy: p, seed: s, learned: true})
+			}
 		}
 	}
 	meta := traceMeta(commandLine(), desc, t, f.ratio, f.published)
@@ -432,7 +446,7 @@ func runJob(ctx context.Context, f *runFlags, t trace.Trace, j job, bar *bar) (a
 		bar.jobDone()
 		return r, err
 	default:
-		return engine.RunInflation(ctx, engine.Config{Trace: t, Policy: j.policy, Seed: j.seed, Ratio: f.ratio, Progress: bar.tracker()})
+		return engine.RunInflation(ctx, engine.Config{Trace: t, Policy: j.policy, Seed: j.seed, Ratio: f.ratio, LearnedWorkload: j.learned, Progress: bar.tracker()})
 	}
 }
 

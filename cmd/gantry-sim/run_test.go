@@ -139,6 +139,8 @@ func TestBadFlags(t *testing.T) {
 		{"run", "--seeds", "x"},
 		{"run", "--experiment", "nope"},
 		{"run", "--parallel", "0"},
+		{"run", "--workload", "guessed"},
+		{"run", "--workload", "learned", "--experiment", "replay"},
 	} {
 		_, err := execute(args...)
 		assert.Error(t, err, args)
@@ -181,4 +183,17 @@ func TestPublishedVariant(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, publishedVariant(tt.nodes, tt.pods), "%s %s", tt.nodes, tt.pods)
 	}
+}
+
+func TestWorkloadBothComparesLearnedWithTrace(t *testing.T) {
+	tmp := t.TempDir()
+	nodes, pods := writeSmallTrace(t, tmp)
+	out := filepath.Join(tmp, "out")
+	_, err := execute("run", "--nodes", nodes, "--pods", pods, "--policies", "FGD", "--workload", "both", "--out", out, "--no-timing", "--progress", "never")
+	require.NoError(t, err)
+	files := readDir(t, out)
+	require.Contains(t, files, "placements-FGD-seed42.csv")
+	require.Contains(t, files, "placements-FGD-learned-seed42.csv")
+	assert.Contains(t, string(files["summary.csv"]), "FGD (learned workload),42,")
+	assert.Contains(t, string(files["report.md"]), "## Trace workload vs learned estimate")
 }
