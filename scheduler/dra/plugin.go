@@ -36,6 +36,9 @@ type GantryDRA struct {
 	view       *orderedSlices
 	strategy   policy.Strategy
 	args       *config.DeviceShareArgs
+	memo *rankMemo
+	// noOrder leaves the allocator upstream's first-fit device order.
+	noOrder bool
 	// cycle serialises PreFilter: the order in view belongs to one pod.
 	cycle sync.Mutex
 }
@@ -69,8 +72,16 @@ func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, err
 	return NewWithArgs(ctx, args, h, feature.NewSchedulerFeaturesFromGates(utilfeature.DefaultFeatureGate))
 }
 
+// Option changes how the plugin is built.
+type Option func(*GantryDRA)
+
+// WithoutDeviceOrder keeps the strategy's node score but leaves the choice
+// of card to upstream's first-fit: what Gantry adds on DRA is measured
+// against it.
+func WithoutDeviceOrder() Option { return func(pl *GantryDRA) { pl.noOrder = true } }
+
 // NewWithArgs builds the plugin from decoded args and explicit features.
-func NewWithArgs(ctx context.Context, args *config.DeviceShareArgs, h fwk.Handle, fts feature.Features) (*GantryDRA, error) {
+func NewWithArgs(ctx context.Context, args *config.DeviceShareArgs, h fwk.Handle, fts feature.Features, opts ...Option) (*GantryDRA, error) {
 	logger := klog.FromContext(ctx).WithValues("plugin", Name)
 	if h.SharedDRAManager() == nil {
 		return nil, fmt.Errorf("%s needs the scheduler's DRA manager, and the framework has none", Name)
@@ -84,7 +95,10 @@ func NewWithArgs(ctx context.Context, args *config.DeviceShareArgs, h fwk.Handle
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
-	pl := &GantryDRA{draManager: h.SharedDRAManager(), strategy: s, args: args}
+	pl := &GantryDRA{draManager: h.SharedDRAManager(), strategy: s, args: args, memo: newRankMemo(!policy.DependsOnPod(args.Policy))}
+	for _, o := range opts {
+		o(pl)
+	}
 	pl.view = &orderedSlices{base: pl.draManager.ResourceSlices()}
 	innerArgs := &kconfig.DynamicResourcesArgs{
 		FilterTimeout:  &metav1.Duration{Duration: kconfig.DynamicResourcesFilterTimeoutDefault},

@@ -63,6 +63,9 @@ func (pl *GantryDRA) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.P
 	if err != nil {
 		return nil, fwk.AsStatus(err)
 	}
+	if pl.noOrder {
+		return pl.DynamicResources.PreFilter(ctx, cs, pod, nodes)
+	}
 	pl.cycle.Lock()
 	defer pl.cycle.Unlock()
 	pl.view.set(order)
@@ -115,6 +118,7 @@ func (pl *GantryDRA) rank(ctx context.Context, s *cycleState, nodes []fwk.NodeIn
 	}
 	order := make(map[string][]string, len(cluster.Nodes))
 	s.scores = make(map[string]int64, len(cluster.Nodes))
+	reqKey := requestKey(s.req)
 	for _, ni := range nodes {
 		node := ni.Node()
 		n, ok := cluster.Nodes[node.Name]
@@ -122,14 +126,22 @@ func (pl *GantryDRA) rank(ctx context.Context, s *cycleState, nodes []fwk.NodeIn
 			continue
 		}
 		st := withHost(n.State, ni)
-		if _, score, ok := pl.strategy.Score(st, s.req); ok {
-			s.scores[node.Name] = score
+		r := pl.memo.get(reqKey, n, st, func() ranked {
+			var r ranked
+			if _, score, ok := pl.strategy.Score(st, s.req); ok {
+				r.score, r.fits = score, true
+			}
+			idx := coredra.DeviceOrder(st, s.req, pl.strategy)
+			r.order = make([]string, len(idx))
+			for i, j := range idx {
+				r.order[i] = n.DeviceName(j)
+			}
+			return r
+		})
+		if r.fits {
+			s.scores[node.Name] = r.score
 		}
-		idx := coredra.DeviceOrder(st, s.req, pl.strategy)
-		names := make([]string, len(idx))
-		for i, j := range idx {
-			names[i] = n.DeviceName(j)
-		}
+		names := r.order
 		order[node.Name] = names
 		logger.V(5).Info("Device order", "node", klog.KObj(node), "order", names, "score", s.scores[node.Name], "free", st.FreeVector())
 	}
