@@ -36,7 +36,7 @@ type GantryDRA struct {
 	view       *orderedSlices
 	strategy   policy.Strategy
 	args       *config.DeviceShareArgs
-	memo *rankMemo
+	memo       *rankMemo
 	// noOrder leaves the allocator upstream's first-fit device order.
 	noOrder bool
 	// cycle serialises PreFilter: the order in view belongs to one pod.
