@@ -18,10 +18,12 @@ import (
 // DeviceRow is one device and what is taken of it.
 type DeviceRow struct {
 	Node, Zone, ID, Model, Health string
-	Index                         int
-	Kind                          string
-	UsedPercent                   int
-	Pods                          []string
+	// Isolation is the level the device enforces (none, mps, mig).
+	Isolation   string
+	Index       int
+	Kind        string
+	UsedPercent int
+	Pods        []string
 }
 
 // Problem is a record that could not be used, reported rather than hidden.
@@ -96,7 +98,7 @@ func Devices(nodes []corev1.Node, pods []corev1.Pod) ([]DeviceRow, []Problem) {
 			ps := append([]string(nil), holders[d.ID]...)
 			sort.Strings(ps)
 			rows = append(rows, DeviceRow{Node: st.Name, Zone: st.Zone, ID: d.ID, Model: d.Model, Health: string(d.Health),
-				Index: d.Index, Kind: string(d.Kind), UsedPercent: d.Used, Pods: ps})
+				Isolation: string(d.Level()), Index: d.Index, Kind: string(d.Kind), UsedPercent: d.Used, Pods: ps})
 		}
 	}
 	sort.Slice(rows, func(i, j int) bool {
@@ -111,13 +113,13 @@ func Devices(nodes []corev1.Node, pods []corev1.Pod) ([]DeviceRow, []Problem) {
 // Print writes rows and problems as a table.
 func Print(w io.Writer, rows []DeviceRow, problems []Problem) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tZONE\tDEVICE\tKIND\tMODEL\tHEALTH\tUSED\tPODS")
+	fmt.Fprintln(tw, "NODE\tZONE\tDEVICE\tKIND\tMODEL\tHEALTH\tISOLATION\tUSED\tPODS")
 	for _, r := range rows {
 		pods := strings.Join(r.Pods, ",")
 		if pods == "" {
 			pods = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d%%\t%s\n", r.Node, orDash(r.Zone), r.Index, r.Kind, r.Model, r.Health, r.UsedPercent, pods)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d%%\t%s\n", r.Node, orDash(r.Zone), r.Index, r.Kind, r.Model, r.Health, r.Isolation, r.UsedPercent, pods)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 )
 
 func TestDevices(t *testing.T) {
-	nw := coretest.MakeNode("n1").Zone("z1").GPUs("T4", 2, 16384)
+	nw := coretest.MakeNode("n1").Zone("z1").GPUs("T4", 2, 16384).Isolation(0, device.IsolationMPS)
 	inv := nw.Inventory()
 	alloc, err := contract.EncodeAllocation(contract.Allocation{Node: "n1", Containers: []contract.ContainerAllocation{{
 		Container: "main", Kind: device.GPU, Devices: []contract.DeviceShare{{ID: inv.Devices[1].ID, Index: 1, Units: 30}},
@@ -36,6 +36,7 @@ func TestDevices(t *testing.T) {
 
 	var out bytes.Buffer
 	require.NoError(t, Print(&out, rows, problems))
-	assert.Contains(t, out.String(), "n1    z1    1       gpu   T4     Healthy  30%   default/a")
+	assert.Contains(t, out.String(), "n1    z1    0       gpu   T4     Healthy  mps        0%    -")
+	assert.Contains(t, out.String(), "n1    z1    1       gpu   T4     Healthy  none       30%   default/a")
 	assert.Contains(t, out.String(), "warning: node/broken: node \"broken\": invalid gantry.dev/inventory annotation: not valid JSON")
 }
