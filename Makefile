@@ -37,14 +37,21 @@ FORCE:
 tools:
 	hack/build-test-tools.sh
 
-# Unit and framework-level tests first (packages in parallel), then the
-# tests that start real control planes, kubelet's device manager or KWOK,
-# one package at a time so their timeouts never race a parallel build.
+# Unit and framework-level tests first (packages in parallel, under the
+# race detector), then every fuzz target for FUZZTIME (hack/fuzz.sh), then
+# the tests that start real control planes, kubelet's device manager or
+# KWOK, one package at a time so their timeouts never race a parallel build.
 INTEGRATION := ./test/... ./deviceplugin/handofftest/...
+FUZZTIME    ?= 10s
 
 test: build tools
-	$(GO) test -count=1 -timeout 40m $$($(GO) list ./... | grep -v -e /gantry/test/ -e /deviceplugin/handofftest)
+	$(GO) test -race -count=1 -timeout 40m $$($(GO) list ./... | grep -v -e /gantry/test/ -e /deviceplugin/handofftest)
+	FUZZTIME=$(FUZZTIME) GO=$(GO) hack/fuzz.sh
 	$(GO) test -count=1 -timeout 40m -p 1 $(INTEGRATION)
+
+# Every fuzz target for FUZZTIME (make fuzz FUZZTIME=5m for a longer run).
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) hack/fuzz.sh
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /gantry/test/ -e /deviceplugin/handofftest)
