@@ -24,6 +24,7 @@ func Inventory(t config.NodeTemplate, nodeName string) device.Inventory {
 		inv.Devices = append(inv.Devices, device.Device{
 			ID: fmt.Sprintf("%s-%s-%d", nodeName, d.Kind, i), Index: i, Kind: d.Kind, Vendor: "template",
 			Model: d.Model, MemoryMiB: d.MemoryMiB, Health: device.Healthy, NUMANode: numa, LinkGroup: nodeName,
+			Isolation: d.Isolation,
 		})
 	}
 	return inv

@@ -31,6 +31,15 @@ func TestBuildNodePublishesInventory(t *testing.T) {
 	assert.Equal(t, int64(800), q.Value())
 	assert.Len(t, n.Spec.Taints, 1)
 
+	g.Template.Device.Isolation = device.IsolationMPS
+	n, err = BuildNode(g, "n2")
+	require.NoError(t, err)
+	inv, err = contract.InventoryOf(n)
+	require.NoError(t, err)
+	for _, d := range inv.Devices {
+		assert.Equal(t, device.IsolationMPS, d.Isolation, "a template node publishes its group's isolation")
+	}
+
 	cpuOnly, err := BuildNode(config.NodeGroup{Name: "cpu", Template: config.NodeTemplate{CPU: resource.MustParse("4"), Memory: resource.MustParse("8Gi"), Pods: 10}}, "c1")
 	require.NoError(t, err)
 	assert.NotContains(t, cpuOnly.Annotations, contract.AnnotationInventory)

@@ -72,6 +72,8 @@ type DeviceTemplate struct {
 	Model     string
 	Count     int
 	MemoryMiB int64
+	// Isolation is the level the group's devices publish; "" is none.
+	Isolation device.Isolation
 }
 
 // ScheduledMinimum raises a group's minimum to MinSize for Duration after

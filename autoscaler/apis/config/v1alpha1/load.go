@@ -88,7 +88,8 @@ func convertGroup(g NodeGroup) config.NodeGroup {
 	t := g.Template
 	out.Template = config.NodeTemplate{CPU: *t.CPU, Memory: *t.Memory, Pods: *t.Pods, Zone: t.Zone, Labels: t.Labels, Taints: t.Taints}
 	if t.Device != nil {
-		out.Template.Device = config.DeviceTemplate{Kind: device.Kind(t.Device.Kind), Model: t.Device.Model, Count: int(t.Device.Count), MemoryMiB: t.Device.MemoryMiB}
+		out.Template.Device = config.DeviceTemplate{Kind: device.Kind(t.Device.Kind), Model: t.Device.Model, Count: int(t.Device.Count), MemoryMiB: t.Device.MemoryMiB,
+			Isolation: device.Isolation(t.Device.Isolation)}
 	}
 	return out
 }

@@ -82,6 +82,7 @@ func TestLoadRejects(t *testing.T) {
 		{"duplicate name", head + group + "  - name: g\n    maxSize: 3\n    template: {}\n", `nodeGroups[1].name: Duplicate value: "g"`},
 		{"bad kind", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {kind: tpu, model: A100, count: 8}}\n", `nodeGroups[0].template.device.kind: Unsupported value: "tpu"`},
 		{"bad model", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {model: \"A 100\", count: 8}}\n", `nodeGroups[0].template.device.model: Invalid value: "A 100"`},
+		{"MIG isolation in a template", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {model: A100, count: 8, isolation: mig}}\n", `nodeGroups[0].template.device.isolation: Unsupported value: "mig": supported values: "none", "mps"`},
 		{"zero count", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {model: A100, count: 0}}\n", "nodeGroups[0].template.device.count: Invalid value: 0"},
 		{"count above share.MaxDevices", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {model: A100, count: 1025}}\n", "nodeGroups[0].template.device.count: Invalid value: 1025: must be at most 1024"},
 		{"zero eviction time", head + group + "scaleDown: {maxPodEvictionTime: 0s}\n", "scaleDown.maxPodEvictionTime: Invalid value: \"0s\": must be positive"},
@@ -118,4 +119,10 @@ func TestSampleManifestLoads(t *testing.T) {
 	c, err := Load(data)
 	require.NoError(t, err)
 	assert.Len(t, c.AllGroups(), 4)
+}
+
+func TestLoadTemplateIsolation(t *testing.T) {
+	c, err := Load([]byte("apiVersion: gantry.dev/v1alpha1\nkind: AutoscalerConfiguration\nnodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {model: A100, count: 8, isolation: mps}}\n"))
+	require.NoError(t, err)
+	assert.Equal(t, device.IsolationMPS, c.NodeGroups[0].Template.Device.Isolation)
 }

@@ -59,6 +59,10 @@ type DeviceTemplate struct {
 	Model     string `json:"model"`
 	Count     int32  `json:"count"`
 	MemoryMiB int64  `json:"memoryMiB,omitempty"`
+	// Isolation is what the group's nodes enforce between shares: "none"
+	// (default) or "mps" (their agents run CUDA MPS), so that pods that
+	// require gantry.dev/isolation trigger the right group.
+	Isolation string `json:"isolation,omitempty"`
 }
 
 // ScheduledMinimum raises a group's minimum during a cron window.

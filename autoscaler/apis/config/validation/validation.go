@@ -161,6 +161,11 @@ func validateGroup(g *config.NodeGroup, p *field.Path, names map[string]bool) fi
 		if d.MemoryMiB < 0 {
 			errs = append(errs, field.Invalid(dp.Child("memoryMiB"), d.MemoryMiB, "must not be negative"))
 		}
+		// MIG layouts are not modelled by templates: a template's devices
+		// are whole cards.
+		if d.Isolation != "" && d.Isolation != device.IsolationNone && d.Isolation != device.IsolationMPS {
+			errs = append(errs, field.NotSupported(dp.Child("isolation"), string(d.Isolation), []string{string(device.IsolationNone), string(device.IsolationMPS)}))
+		}
 	}
 	if t.CPU.Sign() <= 0 {
 		errs = append(errs, field.Invalid(tp.Child("cpu"), t.CPU.String(), "must be positive"))
