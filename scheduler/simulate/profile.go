@@ -30,18 +30,56 @@ profiles:
 // LoadProfile decodes a KubeSchedulerConfiguration (defaulted as
 // kube-scheduler defaults it) and returns its first profile.
 func LoadProfile(yaml string) (*config.KubeSchedulerProfile, error) {
+	p, _, err := loadProfile(yaml)
+	return p, err
+}
+
+// loadProfile is LoadProfile plus the percentage of nodes the profile
+// scores: its own percentageOfNodesToScore, else the configuration's
+// global one (0: kube-scheduler's adaptive default).
+func loadProfile(yaml string) (*config.KubeSchedulerProfile, int32, error) {
 	obj, _, err := kubeschedulerscheme.Codecs.UniversalDecoder().Decode([]byte(yaml), nil, nil)
 	if err != nil {
-		return nil, fmt.Errorf("decoding scheduler configuration: %w", err)
+		return nil, 0, fmt.Errorf("decoding scheduler configuration: %w", err)
 	}
 	cfg, ok := obj.(*config.KubeSchedulerConfiguration)
 	if !ok {
-		return nil, fmt.Errorf("want KubeSchedulerConfiguration, got %T", obj)
+		return nil, 0, fmt.Errorf("want KubeSchedulerConfiguration, got %T", obj)
 	}
 	if len(cfg.Profiles) == 0 {
-		return nil, fmt.Errorf("scheduler configuration has no profiles")
+		return nil, 0, fmt.Errorf("scheduler configuration has no profiles")
 	}
-	return &cfg.Profiles[0], nil
+	p := &cfg.Profiles[0]
+	var pct int32
+	switch {
+	case p.PercentageOfNodesToScore != nil:
+		pct = *p.PercentageOfNodesToScore
+	case cfg.PercentageOfNodesToScore != nil:
+		pct = *cfg.PercentageOfNodesToScore
+	}
+	return p, pct, nil
+}
+
+// Kube-scheduler's bounds on the feasible nodes it looks for
+// (pkg/scheduler: minFeasibleNodesToFind, minFeasibleNodesPercentageToFind).
+const (
+	minFeasibleNodesToFind           = 100
+	minFeasibleNodesPercentageToFind = 5
+)
+
+// NodesToFind is how many feasible nodes kube-scheduler looks for in a
+// cluster of all nodes before it stops filtering and scores what it found,
+// for a percentageOfNodesToScore of pct (0: adaptive, 50 % less 1 % per 125
+// nodes, at least 5 %); never fewer than 100 nodes.
+func NodesToFind(pct int32, all int) int {
+	if all < minFeasibleNodesToFind {
+		return all
+	}
+	if pct == 0 {
+		pct = max(50-int32(all/125), minFeasibleNodesPercentageToFind)
+	}
+	n := int(int64(all) * int64(pct) / 100)
+	return max(n, minFeasibleNodesToFind)
 }
 
 // Trim keeps in a profile only the plugins that matter when pods carry no

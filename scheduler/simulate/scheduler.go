@@ -28,6 +28,11 @@ type Scheduler struct {
 	cluster     *Cluster
 	plugin      *deviceshare.DeviceShare
 	parallelism int
+	// percentage is the profile's percentageOfNodesToScore (0: adaptive)
+	// and nextStart where the next cycle starts looking, as kube-scheduler
+	// keeps it.
+	percentage int32
+	nextStart  int
 }
 
 // Options configure a Scheduler.
@@ -59,7 +64,7 @@ func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler,
 	if o.Profile == "" {
 		o.Profile = DefaultProfile
 	}
-	profile, err := LoadProfile(o.Profile)
+	profile, pct, err := loadProfile(o.Profile)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +74,7 @@ func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler,
 	if !o.Full {
 		Trim(profile, o.Scorer)
 	}
-	s := &Scheduler{cluster: cluster, parallelism: o.Parallelism}
+	s := &Scheduler{cluster: cluster, parallelism: o.Parallelism, percentage: pct}
 	registry := plugins.NewInTreeRegistry()
 	if err := registry.Register(deviceshare.Name, func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 		args := o.Args
@@ -153,11 +158,12 @@ func (s *Scheduler) filter(ctx context.Context, cs *framework.CycleState, pod *v
 	}
 	nodes := s.cluster.Nodes()
 	statuses := s.runFilters(ctx, cs, pod, pre, nodes)
+	examined := s.sample(nodes, pre, statuses)
 	var feasible []fwk.NodeInfo
 	reasons := map[string]int{}
 	code := fwk.UnschedulableAndUnresolvable
 	for i, ni := range nodes {
-		if pre != nil && !pre.AllNodes() && !pre.NodeNames.Has(ni.Node().Name) {
+		if !examined[i] {
 			continue
 		}
 		st := statuses[i]
@@ -179,6 +185,39 @@ func (s *Scheduler) filter(ctx context.Context, cs *framework.CycleState, pod *v
 		return nil, fwk.NewStatus(code, summarize(len(nodes), reasons))
 	}
 	return feasible, nil
+}
+
+// sample says which nodes this cycle looks at, as kube-scheduler's
+// percentageOfNodesToScore has it: starting where the last cycle stopped,
+// nodes in order until NodesToFind of them are feasible; the next cycle
+// starts after the last node looked at. Kube-scheduler filters in parallel
+// and may look at a few more; the simulation looks at exactly these. The
+// sampled feasible nodes keep the cluster's tie-break order.
+func (s *Scheduler) sample(nodes []fwk.NodeInfo, pre *fwk.PreFilterResult, statuses []*fwk.Status) []bool {
+	examined := make([]bool, len(nodes))
+	admitted := func(i int) bool {
+		return pre == nil || pre.AllNodes() || pre.NodeNames.Has(nodes[i].Node().Name)
+	}
+	want := NodesToFind(s.percentage, len(nodes))
+	if want >= len(nodes) {
+		for i := range nodes {
+			examined[i] = admitted(i)
+		}
+		return examined
+	}
+	found, looked := 0, 0
+	for ; looked < len(nodes) && found < want; looked++ {
+		i := (s.nextStart + looked) % len(nodes)
+		if !admitted(i) {
+			continue
+		}
+		examined[i] = true
+		if statuses[i].IsSuccess() {
+			found++
+		}
+	}
+	s.nextStart = (s.nextStart + looked) % len(nodes)
+	return examined
 }
 
 // runFilters runs the filter plugins on each node the PreFilter result
