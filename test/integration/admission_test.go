@@ -29,7 +29,11 @@ func tenantClient(t *testing.T, ctx context.Context, cp *harness.ControlPlane) k
 	t.Helper()
 	_, err := cp.Client.RbacV1().Roles("default").Create(ctx, &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: "tenant", Namespace: "default"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "create", "update", "patch"}}},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "create", "update", "patch"}},
+			// A tenant running a scheduler of its own.
+			{APIGroups: []string{""}, Resources: []string{"pods/binding"}, Verbs: []string{"create"}},
+		},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	_, err = cp.Client.RbacV1().RoleBindings("default").Create(ctx, &rbacv1.RoleBinding{
@@ -182,6 +186,37 @@ func TestAdmissionWebhook(t *testing.T) {
 		require.NoError(t, err)
 		_, kept := created.Spec.Containers[0].Resources.Limits["nvidia.com/gpu"]
 		require.True(t, kept)
+	})
+
+	t.Run("a Binding carrying an intent is refused unless gantry-scheduler sends it", func(t *testing.T) {
+		p := coretest.MakePod("own-scheduler").GPUPercent(10).Obj()
+		p.Spec.SchedulerName = "tenant-scheduler"
+		_, err := tenant.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{})
+		require.NoError(t, err)
+		err = tenant.CoreV1().Pods("default").Bind(ctx, &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: "own-scheduler", Namespace: "default",
+				Annotations: map[string]string{contract.AnnotationAllocation: `{"v":"v1","node":"t4","containers":[]}`}},
+			Target: corev1.ObjectReference{Kind: "Node", Name: "t4"},
+		}, metav1.CreateOptions{})
+		denied(t, err, `admission webhook "authority.pods.gantry.dev" denied the request`, `refused for user "tenant"`)
+	})
+
+	t.Run("the webhook's identity reaches only its own Secret and configurations", func(t *testing.T) {
+		cfg := serviceAccountConfig(t, ctx, e.cp, "gantry-webhook")
+		c, err := kubernetes.NewForConfig(cfg)
+		require.NoError(t, err)
+		_, err = c.CoreV1().Secrets(shippedNamespace).Get(ctx, "gantry-webhook-tls", metav1.GetOptions{})
+		require.NoError(t, err)
+		_, err = c.CoreV1().Secrets(shippedNamespace).List(ctx, metav1.ListOptions{})
+		require.True(t, apierrors.IsForbidden(err), "list secrets: %v", err)
+		_, err = c.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
+		require.True(t, apierrors.IsForbidden(err), "create a secret elsewhere: %v", err)
+		_, err = c.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, "gantry-webhook", metav1.GetOptions{})
+		require.NoError(t, err)
+		_, err = c.AdmissionregistrationV1().ValidatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
+		require.True(t, apierrors.IsForbidden(err), "list webhook configurations: %v", err)
+		_, err = c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		require.True(t, apierrors.IsForbidden(err), "list pods: %v", err)
 	})
 
 	t.Run("the webhook's outage blocks no pod that does not use Gantry", func(t *testing.T) {
