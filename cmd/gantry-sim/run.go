@@ -49,6 +49,8 @@ type runFlags struct {
 	progress   string
 	noTiming   bool
 	workload   string
+	schedCfg   string
+	profile    string // the --scheduler-config file's content
 
 	// published is the openb variant of the input when it is one of the
 	// reference's published traces (set by loadTrace).
@@ -122,6 +124,7 @@ placements-<policy>-seed<seed>.csv and unallocated.png.`,
 	fl.DurationVar(&f.bootDelay, "boot-delay", 2*time.Minute, "with --autoscaler-config: how long a requested node takes to register (the burst group's nodes register at once)")
 	fl.IntVar(&f.keepNodes, "keep-nodes", 0, "with --autoscaler-config: how many of the trace's nodes (the first ones) stay as static, unmanaged nodes; the autoscaler adds the rest from its node groups")
 	fl.StringVar(&f.workload, "workload", "trace", "inflation only: what FGD measures fragmentation against: trace (the trace's shape distribution, the paper's protocol), learned (the estimate the scheduler plugin learns from the pods it sees, as a live scheduler without a configured workload) or both (every run twice; the report compares them)")
+	fl.StringVar(&f.schedCfg, "scheduler-config", "", "inflation only: a KubeSchedulerConfiguration (e.g. manifests/scheduler/scheduler-config.yaml) whose first profile the runs use as a cluster does: every scorer it enables with its weight, and its percentageOfNodesToScore; default: the FGD paper's setup (GantryDeviceShare scores alone, on every node)")
 	fl.BoolVar(&f.noTiming, "no-timing", false, "leave wall times out of the report, so that the same inputs give byte-identical files")
 	return cmd
 }
@@ -296,6 +299,16 @@ func run(cmd *cobra.Command, f *runFlags) error {
 	case f.workload != "trace" && f.experiment != "inflation":
 		return errors.New("--workload learned or both: only with --experiment inflation")
 	}
+	if f.schedCfg != "" {
+		if f.experiment != "inflation" {
+			return errors.New("--scheduler-config: only with --experiment inflation")
+		}
+		data, err := os.ReadFile(f.schedCfg)
+		if err != nil {
+			return fmt.Errorf("--scheduler-config: %w", err)
+		}
+		f.profile = string(data)
+	}
 	if f.autoscalerConfig != "" && f.experiment != "replay" {
 		return errors.New("--autoscaler-config: only with --experiment replay")
 	}
@@ -446,7 +459,7 @@ func runJob(ctx context.Context, f *runFlags, t trace.Trace, j job, bar *bar) (a
 		bar.jobDone()
 		return r, err
 	default:
-		return engine.RunInflation(ctx, engine.Config{Trace: t, Policy: j.policy, Seed: j.seed, Ratio: f.ratio, LearnedWorkload: j.learned, Progress: bar.tracker()})
+		return engine.RunInflation(ctx, engine.Config{Trace: t, Policy: j.policy, Seed: j.seed, Ratio: f.ratio, LearnedWorkload: j.learned, Profile: f.profile, Progress: bar.tracker()})
 	}
 }
 

@@ -141,6 +141,8 @@ func TestBadFlags(t *testing.T) {
 		{"run", "--parallel", "0"},
 		{"run", "--workload", "guessed"},
 		{"run", "--workload", "learned", "--experiment", "replay"},
+		{"run", "--scheduler-config", "/nonexistent.yaml"},
+		{"run", "--scheduler-config", "x.yaml", "--experiment", "replay"},
 	} {
 		_, err := execute(args...)
 		assert.Error(t, err, args)
@@ -196,4 +198,13 @@ func TestWorkloadBothComparesLearnedWithTrace(t *testing.T) {
 	require.Contains(t, files, "placements-FGD-learned-seed42.csv")
 	assert.Contains(t, string(files["summary.csv"]), "FGD (learned workload),42,")
 	assert.Contains(t, string(files["report.md"]), "## Trace workload vs learned estimate")
+}
+
+func TestSchedulerConfigRunsTheShippedProfile(t *testing.T) {
+	tmp := t.TempDir()
+	nodes, pods := writeSmallTrace(t, tmp)
+	out := filepath.Join(tmp, "out")
+	_, err := execute("run", "--nodes", nodes, "--pods", pods, "--policies", "FGD", "--scheduler-config", "../../manifests/scheduler/scheduler-config.yaml", "--out", out, "--no-timing", "--progress", "never")
+	require.NoError(t, err)
+	assert.Contains(t, string(readDir(t, out)["summary.csv"]), "FGD,42,")
 }

@@ -60,6 +60,25 @@ func loadProfile(yaml string) (*config.KubeSchedulerProfile, int32, error) {
 	return p, pct, nil
 }
 
+// trimPlugins drops the plugins that cannot change where a pod with no
+// volumes, ports, inter-pod affinity or topology spread constraints goes
+// (scorers among them give every node the same score for such pods).
+func trimPlugins(p *config.KubeSchedulerProfile) {
+	drop := map[string]bool{
+		"VolumeBinding": true, "VolumeRestrictions": true, "VolumeZone": true, "NodeVolumeLimits": true,
+		"EBSLimits": true, "GCEPDLimits": true, "AzureDiskLimits": true, "InterPodAffinity": true,
+		"PodTopologySpread": true, "DynamicResources": true, "ImageLocality": true, "NodePorts": true,
+		"DefaultPreemption": true, "SchedulingGates": true, "GangScheduling": true, "TopologyPlacement": true,
+	}
+	out := p.Plugins.MultiPoint.Enabled[:0]
+	for _, pl := range p.Plugins.MultiPoint.Enabled {
+		if !drop[pl.Name] {
+			out = append(out, pl)
+		}
+	}
+	p.Plugins.MultiPoint.Enabled = out
+}
+
 // Kube-scheduler's bounds on the feasible nodes it looks for
 // (pkg/scheduler: minFeasibleNodesToFind, minFeasibleNodesPercentageToFind).
 const (
@@ -87,23 +106,13 @@ func NodesToFind(pct int32, all int) int {
 // drops every scorer but keep. It makes large simulations fast without
 // changing where such pods go.
 func Trim(p *config.KubeSchedulerProfile, keep string) {
-	drop := map[string]bool{
-		"VolumeBinding": true, "VolumeRestrictions": true, "VolumeZone": true, "NodeVolumeLimits": true,
-		"EBSLimits": true, "GCEPDLimits": true, "AzureDiskLimits": true, "InterPodAffinity": true,
-		"PodTopologySpread": true, "DynamicResources": true, "ImageLocality": true, "NodePorts": true,
-		"DefaultPreemption": true, "SchedulingGates": true, "GangScheduling": true, "TopologyPlacement": true,
-	}
-	out := p.Plugins.MultiPoint.Enabled[:0]
 	weight := int32(1)
 	for _, pl := range p.Plugins.MultiPoint.Enabled {
 		if pl.Name == keep && pl.Weight > 0 {
 			weight = pl.Weight
 		}
-		if !drop[pl.Name] {
-			out = append(out, pl)
-		}
 	}
-	p.Plugins.MultiPoint.Enabled = out
+	trimPlugins(p)
 	only := []config.Plugin{{Name: keep, Weight: weight}}
 	p.Plugins.PreScore = config.PluginSet{Enabled: only[:1:1], Disabled: []config.Plugin{{Name: "*"}}}
 	p.Plugins.Score = config.PluginSet{Enabled: only, Disabled: []config.Plugin{{Name: "*"}}}

@@ -48,6 +48,10 @@ type Options struct {
 	// Scorer is the one score plugin Trim keeps; GantryDeviceShare when
 	// empty. Benchmarks set NodeResourcesFit to measure a stock baseline.
 	Scorer string
+	// KeepScorers trims only the plugins that cannot matter in a
+	// simulation and keeps every scorer of the profile with its weight, so
+	// that a shipped configuration scores as it does in a cluster.
+	KeepScorers bool
 	// Parallelism is how many goroutines filter the nodes of one cycle
 	// when the cluster has at least ParallelFilterMinNodes nodes, as
 	// kube-scheduler filters in parallel; 0 or 1 filters one node at a
@@ -71,7 +75,11 @@ func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler,
 	if o.Scorer == "" {
 		o.Scorer = deviceshare.Name
 	}
-	if !o.Full {
+	switch {
+	case o.Full:
+	case o.KeepScorers:
+		trimPlugins(profile)
+	default:
 		Trim(profile, o.Scorer)
 	}
 	s := &Scheduler{cluster: cluster, parallelism: o.Parallelism, percentage: pct}

@@ -38,14 +38,34 @@ type sim struct {
 	fragUnits      float64
 }
 
-// simOption changes how newSim configures the scheduler plugin.
-type simOption func(*gantryconfig.DeviceShareArgs)
+// simOption changes how newSim configures the scheduler.
+type simOption func(*simulate.Options)
 
 // learnWorkload gives the plugin no workload, so that a policy that needs
 // one uses the estimate it learns from the pods it sees, as a live
 // scheduler without a configured workload does. The engine still measures
 // fragmentation against the trace's workload.
-func learnWorkload(a *gantryconfig.DeviceShareArgs) { a.Workload = nil }
+func learnWorkload(o *simulate.Options) { o.Args.Workload = nil }
+
+// withProfile runs the first profile of a KubeSchedulerConfiguration with
+// every scorer it enables and its percentageOfNodesToScore, as a cluster
+// runs it; the plugin's args still come from the run.
+func withProfile(profile string) simOption {
+	return func(o *simulate.Options) {
+		o.Profile, o.KeepScorers = profile, true
+	}
+}
+
+func (c Config) simOptions() []simOption {
+	var opts []simOption
+	if c.LearnedWorkload {
+		opts = append(opts, learnWorkload)
+	}
+	if c.Profile != "" {
+		opts = append(opts, withProfile(c.Profile))
+	}
+	return opts
+}
 
 // newSim builds the cluster from nodes. sortKeys gives each node's
 // tie-break key (nil: its name).
@@ -81,10 +101,11 @@ func newSim(ctx context.Context, nodes []trace.Node, sortKeys map[string]string,
 		Workload:                []policy.Shape(w),
 		Seed:                    seed,
 	}
+	so := simulate.Options{Args: args}
 	for _, o := range opts {
-		o(args)
+		o(&so)
 	}
-	sched, err := simulate.NewScheduler(ctx, s.cluster, simulate.Options{Args: args})
+	sched, err := simulate.NewScheduler(ctx, s.cluster, so)
 	if err != nil {
 		return nil, err
 	}

@@ -176,3 +176,32 @@ func TestInflationWithLearnedWorkload(t *testing.T) {
 	assert.Equal(t, tr.Submitted, a.Submitted, "the same pods are submitted")
 	assert.NotEqual(t, tr.Placements, a.Placements, "the plugin placed exactly as with the trace's workload: was the learned estimate used?")
 }
+
+// TestInflationWithSchedulerProfile: a run through a profile that adds the
+// stock scorers (LeastAllocated spreads host CPU and memory) is a
+// different run from the paper's plugin-only profile, on the same pods and
+// within the same bound.
+func TestInflationWithSchedulerProfile(t *testing.T) {
+	const profile = `apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+profiles:
+  - schedulerName: gantry-scheduler
+    plugins:
+      multiPoint:
+        enabled:
+          - name: GantryDeviceShare
+            weight: 1
+`
+	ctx := context.Background()
+	run := func(p string) *InflationResult {
+		r, err := RunInflation(ctx, Config{Trace: smallTrace(), Policy: policy.Binpack, Seed: 7, Profile: p})
+		require.NoError(t, err)
+		return r
+	}
+	paper, stock := run(""), run(profile)
+	assert.Equal(t, paper.Submitted, stock.Submitted)
+	assert.GreaterOrEqual(t, stock.Bound.Percent(), stock.Headline())
+	assert.NotEqual(t, paper.Placements, stock.Placements, "the stock scorers changed nothing: was the profile used?")
+	_, err := RunInflation(ctx, Config{Trace: smallTrace(), Policy: policy.FGD, Seed: 7, Profile: "kind: Nope"})
+	require.Error(t, err)
+}

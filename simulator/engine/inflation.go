@@ -28,6 +28,11 @@ type Config struct {
 	// place (as a live scheduler without a configured workload does)
 	// instead of the trace's own distribution.
 	LearnedWorkload bool
+	// Profile, when set, is a KubeSchedulerConfiguration whose first
+	// profile the run uses as a cluster would: every scorer it enables,
+	// with its weights, and its percentageOfNodesToScore (the default is the
+	// FGD paper's: the plugin scores alone, on every node).
+	Profile string
 	// Progress, when set, is called after every submitted pod with the
 	// number done and the total.
 	Progress func(done, total int)
@@ -150,11 +155,7 @@ func RunInflation(ctx context.Context, cfg Config) (*InflationResult, error) {
 	pods := proto.Inflate(t.Pods, cfg.ratio(), capacity)
 	keys := proto.NodePrefixes(t.Nodes)
 
-	var opts []simOption
-	if cfg.LearnedWorkload {
-		opts = append(opts, learnWorkload)
-	}
-	s, err := newSim(ctx, t.Nodes, keys, cfg.Policy, cfg.Seed, w, opts...)
+	s, err := newSim(ctx, t.Nodes, keys, cfg.Policy, cfg.Seed, w, cfg.simOptions()...)
 	if err != nil {
 		return nil, err
 	}
