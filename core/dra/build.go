@@ -22,6 +22,11 @@ type Node struct {
 	names []string
 }
 
+// EmptyNode returns a node that publishes no Gantry device.
+func EmptyNode(name string) *Node {
+	return &Node{State: state.New(name, "", device.Inventory{})}
+}
+
 // DeviceName returns the name in the ResourceSlice of State.Devices[i].
 func (n *Node) DeviceName(i int) string { return n.names[i] }
 

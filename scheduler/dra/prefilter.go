@@ -22,7 +22,13 @@ const stateKey fwk.StateKey = "PreFilter" + Name
 // cycleState is what PreFilter learnt about the pod: its Gantry request and,
 // per node, the strategy's raw score for it.
 type cycleState struct {
-	req    *share.Request
+	req *share.Request
+	// scored is true when the strategy scores the pod: it asks Gantry
+	// devices, or no device at all (where such a pod goes decides which
+	// nodes keep host CPU for the device requests to come, as in
+	// device-plugin mode). Pods with other drivers' claims alone get
+	// upstream's score.
+	scored bool
 	scores map[string]int64
 }
 
@@ -55,15 +61,16 @@ func (pl *GantryDRA) PreFilter(ctx context.Context, cs fwk.CycleState, pod *v1.P
 		}
 		return nil, fwk.AsStatus(err)
 	}
-	if req.Empty() {
+	s.req = req
+	s.scored = !req.Empty() || len(pod.Spec.ResourceClaims) == 0
+	if !s.scored {
 		return pl.DynamicResources.PreFilter(ctx, cs, pod, nodes)
 	}
-	s.req = req
 	order, err := pl.rank(ctx, s, nodes)
 	if err != nil {
 		return nil, fwk.AsStatus(err)
 	}
-	if pl.noOrder {
+	if pl.noOrder || req.Empty() {
 		return pl.DynamicResources.PreFilter(ctx, cs, pod, nodes)
 	}
 	pl.cycle.Lock()
@@ -97,7 +104,9 @@ func (pl *GantryDRA) requestOf(pod *v1.Pod) (*share.Request, error) {
 
 // rank builds every node's state from slices and claims (in-flight
 // allocations included) and returns, per node in nodes, its Gantry devices
-// in the strategy's order; it records the strategy's score in s.
+// in the strategy's order; it records the strategy's score in s for every
+// node where the request fits (a node without Gantry devices has an empty
+// state, as in device-plugin mode).
 func (pl *GantryDRA) rank(ctx context.Context, s *cycleState, nodes []fwk.NodeInfo) (map[string][]string, error) {
 	slices, err := pl.draManager.ResourceSlices().ListWithDeviceTaintRules()
 	if err != nil {
@@ -123,13 +132,16 @@ func (pl *GantryDRA) rank(ctx context.Context, s *cycleState, nodes []fwk.NodeIn
 		node := ni.Node()
 		n, ok := cluster.Nodes[node.Name]
 		if !ok {
-			continue
+			n = coredra.EmptyNode(node.Name)
 		}
 		st := withHost(n.State, ni)
 		r := pl.memo.get(reqKey, n, st, func() ranked {
 			var r ranked
 			if _, score, ok := pl.strategy.Score(st, s.req); ok {
 				r.score, r.fits = score, true
+			}
+			if s.req.Empty() || len(st.Devices) == 0 {
+				return r
 			}
 			idx := coredra.DeviceOrder(st, s.req, pl.strategy)
 			r.order = make([]string, len(idx))
@@ -142,6 +154,9 @@ func (pl *GantryDRA) rank(ctx context.Context, s *cycleState, nodes []fwk.NodeIn
 			s.scores[node.Name] = r.score
 		}
 		names := r.order
+		if len(names) == 0 {
+			continue
+		}
 		order[node.Name] = names
 		logger.V(5).Info("Device order", "node", klog.KObj(node), "order", names, "score", s.scores[node.Name], "free", st.FreeVector())
 	}

@@ -10,13 +10,14 @@ import (
 )
 
 // Score returns the strategy's raw score for a pod that asks Gantry
-// devices, and upstream's prioritized-list score for any other pod.
+// devices or none at all, and upstream's prioritized-list score for a pod
+// with other drivers' claims alone.
 func (pl *GantryDRA) Score(ctx context.Context, cs fwk.CycleState, pod *v1.Pod, ni fwk.NodeInfo) (int64, *fwk.Status) {
 	s, err := getCycleState(cs)
 	if err != nil {
 		return 0, fwk.AsStatus(err)
 	}
-	if s.req.Empty() {
+	if !s.scored {
 		return pl.DynamicResources.Score(ctx, cs, pod, ni)
 	}
 	return s.scores[ni.Node().Name], nil
@@ -32,7 +33,7 @@ func (pl *GantryDRA) NormalizeScore(ctx context.Context, cs fwk.CycleState, pod 
 	if err != nil {
 		return fwk.AsStatus(err)
 	}
-	if s.req.Empty() {
+	if !s.scored {
 		return pl.DynamicResources.NormalizeScore(ctx, cs, pod, scores)
 	}
 	raw := make([]int64, len(scores))
