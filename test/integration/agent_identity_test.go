@@ -13,6 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
 	podresourcesv1 "k8s.io/kubelet/pkg/apis/podresources/v1"
 
 	"github.com/gantry-dev/gantry/core/contract"
@@ -114,6 +117,28 @@ func TestAgentIdentityIsScopedToItsNode(t *testing.T) {
 		got, err := e.client.CoreV1().Pods("default").Get(ctx, "gpu-n1", metav1.GetOptions{})
 		require.NoError(t, err)
 		require.Contains(t, got.Annotations, contract.AnnotationAllocated)
+	})
+
+	t.Run("records events as the agent does", func(t *testing.T) {
+		b := record.NewBroadcaster()
+		defer b.Shutdown()
+		b.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: agent.CoreV1().Events("")})
+		pod, err := e.client.CoreV1().Pods("default").Get(ctx, "gpu-n1", metav1.GetOptions{})
+		require.NoError(t, err)
+		b.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "gantry-device-plugin", Host: "n1"}).
+			Eventf(pod, corev1.EventTypeWarning, reconcile.ReasonAllocationDiffers, "probe")
+		require.Eventually(t, func() bool {
+			evs, err := e.client.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false
+			}
+			for _, ev := range evs.Items {
+				if ev.Reason == reconcile.ReasonAllocationDiffers && ev.InvolvedObject.Name == "gpu-n1" {
+					return true
+				}
+			}
+			return false
+		}, 10*time.Second, 50*time.Millisecond, "the agent's event was not recorded")
 	})
 
 	merge := func(kv map[string]any) []byte {
