@@ -66,10 +66,11 @@ func New(cfg Config) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CDI cache over %s: %w", cfg.Dir, err)
 	}
+	// A foreign spec that does not parse hides only its own devices (the
+	// cache records the error and keeps every other spec).
 	toolkit, err := cdiapi.NewCache(cdiapi.WithSpecDirs(cfg.ToolkitDirs...), cdiapi.WithAutoRefresh(false))
 	if err != nil {
-		// The cache still works; a broken foreign spec only hides its own devices.
-		toolkit = nil
+		return nil, fmt.Errorf("CDI cache over %s: %w", strings.Join(cfg.ToolkitDirs, ", "), err)
 	}
 	return &Writer{cfg: cfg, own: own, toolkit: toolkit, names: map[string]string{}, missing: map[string]bool{}, written: map[string]string{}}, nil
 }

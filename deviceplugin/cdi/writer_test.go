@@ -226,3 +226,31 @@ func TestNPUCardCarriesItsDeviceNodes(t *testing.T) {
 	require.Equal(t, "/dev/full", spec.Linux.Devices[0].Path)
 	require.Equal(t, "50", envMap(spec)["GANTRY_DEVICE_SHARE_PERCENT"])
 }
+
+// TestToolkitDirsMayBeMissing: a node without the toolkit's directories is
+// served (NPUs), and its NVIDIA GPUs are refused with the cause.
+func TestToolkitDirsMayBeMissing(t *testing.T) {
+	w, err := cdi.New(cdi.Config{Dir: t.TempDir(), ToolkitDirs: []string{filepath.Join(t.TempDir(), "no", "such", "dir")}})
+	require.NoError(t, err)
+	g := gpu("GPU-a", 0, device.IsolationNone)
+	require.NoError(t, w.Sync([]cdi.Card{{Device: g}}))
+	_, err = w.Devices([]cdi.Share{{Device: g, Units: 100}})
+	require.ErrorIs(t, err, cdi.ErrNoToolkitDevice)
+}
+
+// TestBrokenForeignSpecHidesOnlyItself: a spec of another vendor that does
+// not parse leaves the toolkit's devices usable.
+func TestBrokenForeignSpecHidesOnlyItself(t *testing.T) {
+	w, _, toolkit := newWriter(t, nil)
+	toolkitSpec(t, toolkit, "GPU-a")
+	require.NoError(t, os.WriteFile(filepath.Join(toolkit, "broken.yaml"), []byte("cdiVersion: [\n"), 0o644))
+	w2, err := cdi.New(cdi.Config{Dir: t.TempDir(), ToolkitDirs: []string{toolkit}})
+	require.NoError(t, err)
+	for _, w := range []*cdi.Writer{w, w2} {
+		d := gpu("GPU-a", 0, device.IsolationNone)
+		require.NoError(t, w.Sync([]cdi.Card{{Device: d}}))
+		devs, err := w.Devices([]cdi.Share{{Device: d, Units: 100}})
+		require.NoError(t, err)
+		require.Equal(t, []string{"nvidia.com/gpu=GPU-a", "gantry.dev/gpu=GPU-a"}, devs)
+	}
+}
