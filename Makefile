@@ -7,6 +7,8 @@
 #   make bench    Go benchmarks (results are recorded in bench/README.md)
 #   make images   an OCI image archive per component in out/images (no
 #                 Docker engine, no registry pull)
+#   make playground       a local cluster (control plane, KWOK, scheduler,
+#                         autoscaler) until Ctrl-C or make playground-down
 
 GO      ?= go
 BIN     := $(CURDIR)/bin
@@ -21,7 +23,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X github.com/gantry-dev/gantry/internal/version.version=$(VERSION) \
             -X github.com/gantry-dev/gantry/internal/version.revision=$(REVISION)
 
-.PHONY: all build tools test unit integration verify bench demo images clean FORCE
+.PHONY: all build tools test unit integration verify bench demo images playground playground-down clean FORCE
 
 all: build
 
@@ -87,6 +89,18 @@ images:
 	$(GO) run ./hack/build-images --bin $(IMAGE_DIR)/bin --out $(IMAGE_DIR) --repo $(IMAGE_REPO) \
 		--version $(VERSION) --revision $(REVISION) --source-date-epoch $(SOURCE_DATE_EPOCH) \
 		--glibc-base $(IMAGE_DIR)/agent-base/rootfs $(IMAGES)
+
+PLAYGROUND_DIR ?= $(CURDIR)/out/playground
+
+playground: build tools
+	$(GO) build -o $(BIN)/gantry-playground ./hack/playground
+	$(BIN)/gantry-playground --dir $(PLAYGROUND_DIR)
+
+# Signals the running playground and waits until it has cleaned up.
+playground-down:
+	@pid=$$(cat $(PLAYGROUND_DIR)/pid 2>/dev/null) || { echo "no playground is running"; exit 0; }; \
+	kill -TERM $$pid 2>/dev/null || exit 0; \
+	while kill -0 $$pid 2>/dev/null; do sleep 0.2; done; echo "playground stopped"
 
 demo: $(BIN)/gantry-sim
 	$(BIN)/gantry-sim run --out out/demo
