@@ -21,6 +21,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/gantry-dev/gantry/core/contract"
+	"github.com/gantry-dev/gantry/internal/version"
 	"github.com/gantry-dev/gantry/webhook"
 	"github.com/gantry-dev/gantry/webhook/certs"
 )
@@ -52,8 +53,13 @@ func main() {
 	fs.StringVar(&o.validatingConfig, "validating-webhook-configuration", "gantry-webhook", "ValidatingWebhookConfiguration whose caBundle is kept current; none when empty")
 	fs.StringVar(&o.schedulerName, "scheduler-name", contract.SchedulerName, "schedulerName set on pods that ask for Gantry devices")
 	fs.StringVar(&o.schedulerUsers, "scheduler-users", "system:serviceaccount:kube-system:gantry-scheduler", "comma-separated users that may write "+contract.AnnotationAllocation)
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.StringVar(&o.agentUsers, "agent-users", "system:serviceaccount:kube-system:gantry-device-plugin", "comma-separated users that may write "+contract.AnnotationAllocated+" on pods of the node in their token")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.Line("gantry-webhook"))
+		return
+	}
 	if err := run(o); err != nil {
 		klog.ErrorS(err, "gantry-webhook failed")
 		os.Exit(1)
