@@ -146,4 +146,12 @@ func TestAutoscalerBinaryEndToEnd(t *testing.T) {
 	log, err := os.ReadFile(as.LogPath())
 	require.NoError(t, err)
 	require.NotContains(t, strings.ToLower(string(log)), "forbidden", "the shipped roles lack a permission the autoscaler uses")
+	// The figure behind the shipped memory limit (reported, not asserted).
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", as.PID())); err == nil {
+		for _, line := range strings.Split(string(st), "\n") {
+			if strings.HasPrefix(line, "VmHWM:") {
+				t.Logf("RESULT: gantry-autoscaler peak RSS %s", strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")))
+			}
+		}
+	}
 }
