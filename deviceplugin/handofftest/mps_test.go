@@ -37,11 +37,13 @@ func TestMPS(t *testing.T) {
 	var admitted []*corev1.Pod
 	require.Empty(t, e.admitAll(pods, &admitted)) // checks every container's MPS mounts and limits
 
-	// The daemon dies and the next three starts fail: its cards are
-	// withdrawn, then back once a start succeeds.
-	require.NoError(t, os.WriteFile(filepath.Join(e.mps.PipeDir, "fail-starts"), []byte("3"), 0o644))
+	// The daemon dies and the next nine starts fail (backoff 10 ms up to
+	// 50 ms): its cards are withdrawn from kubelet and marked Unhealthy in
+	// the inventory, then back once a start succeeds.
+	require.NoError(t, os.WriteFile(filepath.Join(e.mps.PipeDir, "fail-starts"), []byte("9"), 0o644))
 	require.NoError(t, os.Remove(filepath.Join(e.mps.PipeDir, "running")))
 	e.k.waitForGPUs(0, gpus*100)
+	require.Eventually(t, func() bool { return e.published(device.IsolationMPS, device.Unhealthy) }, 20*time.Second, 5*time.Millisecond)
 	e.k.waitForGPUs(gpus*100, gpus*100)
 	require.Eventually(t, func() bool { return e.published(device.IsolationMPS, device.Healthy) }, 20*time.Second, 10*time.Millisecond)
 
