@@ -117,3 +117,27 @@ func TestKWOKDemoMatchesOverlay(t *testing.T) {
 		t.Errorf("args %q: want --provider=kwok", gargs)
 	}
 }
+
+// TestAutoscalerValuesSchema: a provider the binary does not know and the
+// removed deletePods are refused at helm install time.
+func TestAutoscalerValuesSchema(t *testing.T) {
+	c := loadChart(t)
+	for name, vals := range map[string]map[string]any{
+		"unknown provider": {"autoscaler": map[string]any{"provider": "aws"}},
+		"deletePods":       {"autoscaler": map[string]any{"deletePods": true}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := render(t, c, vals)
+			if err == nil || !strings.Contains(err.Error(), "/autoscaler") {
+				t.Errorf("rendered or wrong error: %v", err)
+			}
+		})
+	}
+	out, err := render(t, c, map[string]any{"autoscaler": map[string]any{"provider": "kwok"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := out["gantry/templates/NOTES.txt"]; !strings.Contains(notes, "WARNING: the kwok provider") {
+		t.Errorf("NOTES do not warn about the kwok provider:\n%s", notes)
+	}
+}
