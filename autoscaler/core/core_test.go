@@ -376,6 +376,36 @@ func emptySelectorPDB(allowed int32) *policyv1.PodDisruptionBudget {
 	return b
 }
 
+func TestPodsToMove(t *testing.T) {
+	pod := bound("p", "n", 50, 0)
+	pod.Labels = map[string]string{"app": "x"}
+	tests := []struct {
+		name    string
+		pdbs    []*policyv1.PodDisruptionBudget
+		wantWhy string
+	}{
+		{name: "no budget"},
+		{name: "empty selector, none allowed", pdbs: []*policyv1.PodDisruptionBudget{emptySelectorPDB(0)},
+			wantWhy: "PodDisruptionBudget default/all allows 0 disruption(s), the node needs 1"},
+		{name: "two budgets cover the pod", pdbs: []*policyv1.PodDisruptionBudget{emptySelectorPDB(5), pdb("x", 5)},
+			wantWhy: "pod default/p is covered by 2 PodDisruptionBudgets; the Eviction API evicts pods covered by at most one"},
+		{name: "nil selector covers nothing", pdbs: []*policyv1.PodDisruptionBudget{func() *policyv1.PodDisruptionBudget {
+			b := pdb("none", 0)
+			b.Spec.Selector = nil
+			return b
+		}()}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, why := podsToMove([]*corev1.Pod{pod}, pdbBudgets(tt.pdbs))
+			assert.Equal(t, tt.wantWhy, why)
+			if tt.wantWhy == "" {
+				assert.Len(t, out, 1)
+			}
+		})
+	}
+}
+
 func TestScaleDown(t *testing.T) {
 	// Two 2-card nodes: "low" holds one pod (30% of the node's units),
 	// "busy" holds two 50% shares, one per card.
