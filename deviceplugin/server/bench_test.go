@@ -9,30 +9,51 @@ import (
 	pluginapi "k8s.io/kubelet/pkg/apis/deviceplugin/v1beta1"
 
 	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/server"
 )
 
 // An 8-GPU node: 800 slots.
 
+// BenchmarkAllocate measures Allocate under the envvar strategy (the
+// baseline) and the cdi strategy (names from a cdi.Writer).
 func BenchmarkAllocate(b *testing.B) {
-	p, err := server.New(server.Config{Kind: device.GPU, Devices: newDevices(gpus(8))})
+	inv := gpus(8)
+	w, err := cdi.New(cdi.Config{Dir: b.TempDir(), ToolkitDirs: []string{b.TempDir()}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, size := range []int{25, 100, 800} {
-		var ids []string
-		for i := 0; len(ids) < size; i++ {
-			ids = append(ids, slots(7-i, 0, min(100, size-len(ids)))...)
+	var cards []cdi.Card
+	for _, d := range inv.Devices {
+		d.Vendor = "" // no toolkit spec needed
+		cards = append(cards, cdi.Card{Device: d})
+	}
+	if err := w.Sync(cards); err != nil {
+		b.Fatal(err)
+	}
+	for _, strategy := range []struct {
+		name  string
+		names server.CDINamer
+	}{{"envvar", nil}, {"cdi", w}} {
+		p, err := server.New(server.Config{Kind: device.GPU, Devices: newDevices(inv), CDI: strategy.names})
+		if err != nil {
+			b.Fatal(err)
 		}
-		req := &pluginapi.AllocateRequest{ContainerRequests: []*pluginapi.ContainerAllocateRequest{{DevicesIds: ids}}}
-		b.Run(fmt.Sprintf("slots=%d", size), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := p.Allocate(context.Background(), req); err != nil {
-					b.Fatal(err)
-				}
+		for _, size := range []int{25, 100, 800} {
+			var ids []string
+			for i := 0; len(ids) < size; i++ {
+				ids = append(ids, slots(7-i, 0, min(100, size-len(ids)))...)
 			}
-		})
+			req := &pluginapi.AllocateRequest{ContainerRequests: []*pluginapi.ContainerAllocateRequest{{DevicesIds: ids}}}
+			b.Run(fmt.Sprintf("%s/slots=%d", strategy.name, size), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := p.Allocate(context.Background(), req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 
