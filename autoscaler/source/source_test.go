@@ -138,6 +138,18 @@ func TestClientEvict(t *testing.T) {
 		return gone
 	}, 5*time.Second, 10*time.Millisecond)
 	require.NoError(t, c.Evict(ctx, pod), "a pod already gone is no error")
+
+	// A pod recreated under the same name (a StatefulSet's) is another pod.
+	_, err = client.CoreV1().Pods("a").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "p", UID: "u2"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		l, err := c.Pods(ctx)
+		require.NoError(t, err)
+		return len(l) == 1
+	}, 5*time.Second, 10*time.Millisecond)
+	gone, err = c.PodGone(ctx, pod)
+	require.NoError(t, err)
+	assert.True(t, gone, "the evicted pod (UID u1) is gone though a pod p (UID u2) exists")
 }
 
 func TestMemoryEvictHonoursPDBs(t *testing.T) {
