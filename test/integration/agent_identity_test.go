@@ -48,11 +48,20 @@ func (k kubeletPodResources) List(context.Context) (*podresourcesv1.ListPodResou
 // the shipped RBAC, ValidatingAdmissionPolicy and webhook. It does its job on
 // n1; everything else is denied with the policy's message.
 func TestAgentIdentityIsScopedToItsNode(t *testing.T) {
-	e := startAdmissionEnv(t, admissionOptions{noScheduler: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	n1 := coretest.MakeNode("n1").GPUs("T4", 2, 16384)
 	inv := n1.Inventory()
+	// A CPU-only pod on n1 whose intent claims a card, written before the
+	// webhook was installed.
+	forged, err := contract.EncodeAllocation(contract.Allocation{Node: "n1", Containers: []contract.ContainerAllocation{{
+		Container: "main", Kind: device.GPU, Devices: []contract.DeviceShare{{ID: inv.Devices[1].ID, Index: 1, Units: 100}}}}})
+	require.NoError(t, err)
+	e := startAdmissionEnv(t, admissionOptions{noScheduler: true, beforeAdmission: func(t *testing.T, cp *harness.ControlPlane) {
+		_, err := cp.Client.CoreV1().Pods("default").Create(context.Background(),
+			coretest.MakePod("cpu-forged").Requests(100, 64).Node("n1").Annotation(contract.AnnotationAllocation, forged).Obj(), metav1.CreateOptions{})
+		require.NoError(t, err)
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	for _, name := range []string{"n1", "n2"} {
 		_, err := harness.CreateReadyNode(ctx, e.client, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}})
 		require.NoError(t, err)
@@ -92,7 +101,7 @@ func TestAgentIdentityIsScopedToItsNode(t *testing.T) {
 		require.Equal(t, "T4", got.Labels[contract.LabelGPUModel])
 	})
 
-	t.Run("records what kubelet gave pods on its node", func(t *testing.T) {
+	t.Run("records what kubelet gave pods on its node and removes a forged intent", func(t *testing.T) {
 		f := informers.NewSharedInformerFactoryWithOptions(agent, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = "spec.nodeName=n1"
 		}))
@@ -110,13 +119,20 @@ func TestAgentIdentityIsScopedToItsNode(t *testing.T) {
 				Namespace: "default", Name: "gpu-n1",
 				Containers: []*podresourcesv1.ContainerResources{{Name: "main", Devices: []*podresourcesv1.ContainerDevices{
 					{ResourceName: string(contract.ResourceGPUPercent), DeviceIds: ids}}}},
+			}, {
+				// Admitted without any device.
+				Namespace: "default", Name: "cpu-forged",
+				Containers: []*podresourcesv1.ContainerResources{{Name: "main"}},
 			}}}}}
 		res, err := r.RunOnce(ctx)
 		require.NoError(t, err)
-		require.Equal(t, reconcile.Result{Recorded: 1}, res)
+		require.Equal(t, reconcile.Result{Recorded: 1, Removed: 1}, res)
 		got, err := e.client.CoreV1().Pods("default").Get(ctx, "gpu-n1", metav1.GetOptions{})
 		require.NoError(t, err)
 		require.Contains(t, got.Annotations, contract.AnnotationAllocated)
+		got, err = e.client.CoreV1().Pods("default").Get(ctx, "cpu-forged", metav1.GetOptions{})
+		require.NoError(t, err)
+		require.NotContains(t, got.Annotations, contract.AnnotationAllocation, "the forged intent is removed")
 	})
 
 	t.Run("records events as the agent does", func(t *testing.T) {
