@@ -71,18 +71,27 @@ func (a *Autoscaler) scaleDown(ctx context.Context, w *world, now time.Time, sca
 	if err != nil {
 		return err
 	}
-	// Nodes drain in parallel (each waits for its own pods to go); the
-	// provider deletes them one at a time.
+	// Where evicted pods take time to go (a TerminationWaiter source),
+	// nodes drain in parallel, each waiting for its own pods; sources that
+	// remove pods at once (in-memory clusters, the trace simulator's) drain
+	// one node after another, so their runs stay deterministic and need no
+	// locking. The provider deletes the nodes one at a time.
 	errs := make([]error, len(removals))
-	var wg sync.WaitGroup
-	for i, r := range removals {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	if _, waits := a.source.(source.TerminationWaiter); waits {
+		var wg sync.WaitGroup
+		for i, r := range removals {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = a.drain(ctx, r)
+			}()
+		}
+		wg.Wait()
+	} else {
+		for i, r := range removals {
 			errs[i] = a.drain(ctx, r)
-		}()
+		}
 	}
-	wg.Wait()
 	for i, r := range removals {
 		if errs[i] == nil {
 			if err := r.group.group.DeleteNodes(ctx, []*corev1.Node{r.node}); err != nil {
