@@ -36,3 +36,24 @@ func TestBoundsPublishedResults(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkInflationBound is the bound's cost on the openb default trace
+// (seed 42, 130 %), which every inflation run pays once:
+//
+//	go test -run '^$' -bench InflationBound -benchmem ./simulator/bound/
+func BenchmarkInflationBound(b *testing.B) {
+	dir := "../trace/testdata/alibaba-gpu-v2023/"
+	tr, err := trace.Load(dir+trace.GPUNodeListFile, dir+trace.PodListFile("default"))
+	require.NoError(b, err)
+	var capacity int64
+	for _, n := range tr.Nodes {
+		capacity += n.GPUMilli()
+	}
+	pods := workload.Inflate(tr.Pods, 42, workload.DefaultTuneRatio, capacity)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Inflation(tr, pods, workload.DefaultTuneRatio); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
