@@ -317,14 +317,15 @@ func runDevicePlugin(t *testing.T, tr trace.Trace, pods []trace.Pod, w policy.Wo
 // measured beside it. The environment picks the experiment:
 //
 //	GANTRY_DRA_TRACE        pod list (default "default")
-//	GANTRY_DRA_NODE_STRIDE  keep every n-th node (default 1: all 1213)
+//	GANTRY_DRA_NODE_STRIDE  keep every n-th node (default 8: 152 of 1213)
 //	GANTRY_DRA_INFLATE      inflate the pods to this share of the kept
 //	                        nodes' GPU capacity, as the FGD paper's
 //	                        protocol does (default 0: the pod list as is)
 //	GANTRY_DRA_PODS         replay at most this many pods
 //
-// With the defaults it replays the whole default trace, which takes long
-// on a small machine; without them it runs a 60-pod prefix as a check.
+// Set GANTRY_DRA_NODE_STRIDE=1 for all nodes (long on a small machine).
+// With none of them set, it replays the first 100 pods on every 8th node
+// as a quick check.
 func TestDRAReplay(t *testing.T) {
 	variant := os.Getenv("GANTRY_DRA_TRACE")
 	if variant == "" {
@@ -333,7 +334,12 @@ func TestDRAReplay(t *testing.T) {
 	tr, err := trace.LoadDir(shippedTrace, variant)
 	require.NoError(t, err)
 	w := engine.WorkloadOf(workload.Shapes(tr.Pods, 0.95))
-	if stride, err := strconv.Atoi(os.Getenv("GANTRY_DRA_NODE_STRIDE")); err == nil && stride > 1 {
+	quick := os.Getenv("GANTRY_DRA_TRACE")+os.Getenv("GANTRY_DRA_NODE_STRIDE")+os.Getenv("GANTRY_DRA_INFLATE") == ""
+	stride := 8
+	if v, err := strconv.Atoi(os.Getenv("GANTRY_DRA_NODE_STRIDE")); err == nil {
+		stride = v
+	}
+	if stride > 1 {
 		var kept []trace.Node
 		for i := 0; i < len(tr.Nodes); i += stride {
 			kept = append(kept, tr.Nodes[i])
@@ -348,9 +354,9 @@ func TestDRAReplay(t *testing.T) {
 	if ratio, err := strconv.ParseFloat(os.Getenv("GANTRY_DRA_INFLATE"), 64); err == nil && ratio > 0 {
 		pods = workload.Inflate(tr.Pods, 42, ratio, int64(capacity)*trace.MilliPerPercent)
 	}
-	limit := 60
-	if os.Getenv("GANTRY_DRA_TRACE")+os.Getenv("GANTRY_DRA_NODE_STRIDE")+os.Getenv("GANTRY_DRA_INFLATE") != "" {
-		limit = len(pods)
+	limit := len(pods)
+	if quick {
+		limit = 100
 	}
 	if n, err := strconv.Atoi(os.Getenv("GANTRY_DRA_PODS")); err == nil {
 		limit = n
