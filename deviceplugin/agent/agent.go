@@ -121,7 +121,12 @@ func Run(ctx context.Context, cfg Config) error {
 		pods = informer.Lister()
 		synced = informer.Informer().HasSynced
 		factory.Start(ctx.Done())
-		defer factory.Shutdown()
+		// Stop the informers before waiting for them, also on an early
+		// error return (Shutdown waits for them to end).
+		defer func() {
+			cancel()
+			factory.Shutdown()
+		}()
 	}
 
 	var daemon *mps.Daemon

@@ -12,10 +12,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/record"
+	cdiapi "tags.cncf.io/container-device-interface/pkg/cdi"
 
 	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/deviceplugin/agent"
+	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
+	"github.com/gantry-dev/gantry/deviceplugin/mps"
 )
 
 const npus = `apiVersion: gantry.dev/v1alpha1
@@ -71,4 +74,33 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	err := agent.Run(context.Background(), cfg)
 	require.ErrorContains(t, err, "discovering devices with backend static")
 	require.ErrorContains(t, err, "spec.devices[2].memoryMiB: Invalid value: -1: must be positive")
+
+	cfg = config(t, npus)
+	cfg.MPS = &mps.Config{ControlBinary: "nvidia-cuda-mps-control", PipeDir: "/p", LogDir: "/l", ShmDir: "/s",
+		HealthInterval: time.Second, BackoffInitial: time.Second, BackoffMax: time.Second}
+	require.EqualError(t, agent.Run(context.Background(), cfg), "MPS needs the cdi strategy and NVML")
+}
+
+// TestRunWritesCDISpecs: under the cdi strategy the agent writes a valid
+// spec per device before serving, with the NPUs' device nodes.
+func TestRunWritesCDISpecs(t *testing.T) {
+	cfg := config(t, `apiVersion: gantry.dev/v1alpha1
+kind: DeviceInventory
+spec:
+  devices:
+  - {id: npu-0, kind: npu, model: Ascend910B, memoryMiB: 65536, devicePaths: [/dev/null]}
+`)
+	specDir := t.TempDir()
+	cfg.CDI = &cdi.Config{Dir: specDir, ToolkitDirs: []string{t.TempDir()}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- agent.Run(ctx, cfg) }()
+	path := filepath.Join(specDir, "gantry.dev-npu_npu-0.json")
+	require.Eventually(t, func() bool { _, err := os.Stat(path); return err == nil }, 10*time.Second, 5*time.Millisecond)
+	spec, err := cdiapi.ReadSpec(path, 0)
+	require.NoError(t, err)
+	require.Equal(t, "gantry.dev/npu", spec.Kind)
+	require.Equal(t, "/dev/null", spec.ContainerEdits.DeviceNodes[0].Path)
+	cancel()
+	require.NoError(t, <-done)
 }
