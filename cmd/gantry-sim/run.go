@@ -123,7 +123,7 @@ placements-<policy>-seed<seed>.csv and unallocated.png.`,
 	fl.StringVar(&f.autoscalerConfig, "autoscaler-config", "", "replay only: run the real gantry-autoscaler loop on virtual time with this AutoscalerConfiguration (gantry.dev/v1alpha1, as for gantry-autoscaler; e.g. simulator/engine/testdata/autoscaler-openb.yaml); the report compares it with the replay on the trace's nodes without the autoscaler")
 	fl.DurationVar(&f.bootDelay, "boot-delay", 2*time.Minute, "with --autoscaler-config: how long a requested node takes to register (the burst group's nodes register at once)")
 	fl.IntVar(&f.keepNodes, "keep-nodes", 0, "with --autoscaler-config: how many of the trace's nodes (the first ones) stay as static, unmanaged nodes; the autoscaler adds the rest from its node groups")
-	fl.StringVar(&f.workload, "workload", "trace", "inflation only: what FGD measures fragmentation against: trace (the trace's shape distribution, the paper's protocol), learned (the estimate the scheduler plugin learns from the pods it sees, as a live scheduler without a configured workload) or both (every run twice; the report compares them)")
+	fl.StringVar(&f.workload, "workload", "trace", "inflation and replay: what FGD measures fragmentation against: trace (the trace's shape distribution, the paper's protocol), learned (the estimate the scheduler plugin learns from the pods it sees, as a live scheduler without a configured workload) or both (every run twice; the report compares them)")
 	fl.StringVar(&f.schedCfg, "scheduler-config", "", "inflation only: a KubeSchedulerConfiguration (e.g. manifests/scheduler/scheduler-config.yaml) whose first profile the runs use as a cluster does: every scorer it enables with its weight, and its percentageOfNodesToScore; default: the FGD paper's setup (GantryDeviceShare scores alone, on every node)")
 	fl.BoolVar(&f.noTiming, "no-timing", false, "leave wall times out of the report, so that the same inputs give byte-identical files")
 	return cmd
@@ -296,8 +296,8 @@ func run(cmd *cobra.Command, f *runFlags) error {
 	switch {
 	case f.workload != "trace" && f.workload != "learned" && f.workload != "both":
 		return fmt.Errorf("--workload: unknown value %q (trace, learned or both)", f.workload)
-	case f.workload != "trace" && f.experiment != "inflation":
-		return errors.New("--workload learned or both: only with --experiment inflation")
+	case f.workload != "trace" && (f.experiment == "sharing-gain" || f.autoscalerConfig != ""):
+		return errors.New("--workload learned or both: only with --experiment inflation or replay (without --autoscaler-config)")
 	}
 	if f.schedCfg != "" {
 		if f.experiment != "inflation" {
@@ -453,7 +453,7 @@ func runJob(ctx context.Context, f *runFlags, t trace.Trace, j job, bar *bar) (a
 			}
 			return report.AutoscaleRun{Autoscaled: a, Baseline: base}, nil
 		}
-		return engine.RunReplay(ctx, engine.ReplayConfig{Trace: t, Policy: j.policy, Seed: j.seed, Progress: bar.tracker()})
+		return engine.RunReplay(ctx, engine.ReplayConfig{Trace: t, Policy: j.policy, Seed: j.seed, LearnedWorkload: j.learned, Progress: bar.tracker()})
 	case "sharing-gain":
 		r, err := engine.RunSharingGain(ctx, engine.SharingConfig{Trace: t, Policy: j.policy, Seed: j.seed})
 		bar.jobDone()

@@ -140,7 +140,7 @@ func TestBadFlags(t *testing.T) {
 		{"run", "--experiment", "nope"},
 		{"run", "--parallel", "0"},
 		{"run", "--workload", "guessed"},
-		{"run", "--workload", "learned", "--experiment", "replay"},
+		{"run", "--workload", "learned", "--experiment", "sharing-gain"},
 		{"run", "--scheduler-config", "/nonexistent.yaml"},
 		{"run", "--scheduler-config", "x.yaml", "--experiment", "replay"},
 	} {
@@ -198,6 +198,13 @@ func TestWorkloadBothComparesLearnedWithTrace(t *testing.T) {
 	require.Contains(t, files, "placements-FGD-learned-seed42.csv")
 	assert.Contains(t, string(files["summary.csv"]), "FGD (learned workload),42,")
 	assert.Contains(t, string(files["report.md"]), "## Trace workload vs learned estimate")
+
+	replay := filepath.Join(tmp, "replay")
+	_, err = execute("run", "--experiment", "replay", "--nodes", nodes, "--pods", pods, "--policies", "FGD", "--workload", "both", "--out", replay, "--no-timing", "--progress", "never")
+	require.NoError(t, err)
+	files = readDir(t, replay)
+	require.Contains(t, files, "placements-FGD-learned-seed42.csv")
+	assert.Contains(t, string(files["report.md"]), "FGD (learned workload)")
 }
 
 func TestSchedulerConfigRunsTheShippedProfile(t *testing.T) {

@@ -66,6 +66,8 @@ type ReplayResult struct {
 	Placements         []Placement
 	// Scaling is the autoscaler's record (nil without Autoscale).
 	Scaling *ScalingResult
+	// LearnedWorkload is ReplayConfig.LearnedWorkload.
+	LearnedWorkload bool
 	Wall    time.Duration
 }
 
@@ -135,7 +137,7 @@ func RunReplay(ctx context.Context, cfg ReplayConfig) (*ReplayResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &ReplayResult{Policy: cfg.Policy, Seed: cfg.Seed, Nodes: len(t.Nodes), CapacityMilli: s.capacityMilli, Pods: len(pods)}
+	res := &ReplayResult{Policy: cfg.Policy, Seed: cfg.Seed, LearnedWorkload: cfg.LearnedWorkload, Nodes: len(t.Nodes), CapacityMilli: s.capacityMilli, Pods: len(pods)}
 	q := &eventQueue{}
 	for _, e := range events {
 		q.push(e)

@@ -152,7 +152,7 @@ func WriteReplay(dir string, meta Meta, results []*engine.ReplayResult, o Option
 	}
 	var rows []ReplayRow
 	for _, r := range results {
-		row := ReplayRow{Policy: string(r.Policy), Seed: r.Seed, Pods: r.Pods, Bound: r.Bound, NeverBound: r.NeverBound,
+		row := ReplayRow{Policy: replayLabel(r), Seed: r.Seed, Pods: r.Pods, Bound: r.Bound, NeverBound: r.NeverBound,
 			Waited: r.Pending.Waited, PendingMeanSeconds: round2(r.Pending.Mean), PendingP50Seconds: r.Pending.P50,
 			PendingP95Seconds: r.Pending.P95, PendingMaxSeconds: r.Pending.Max,
 			PeakAllocation: round2(pctOf(r.PeakAllocatedMilli, r.CapacityMilli))}
@@ -161,7 +161,7 @@ func WriteReplay(dir string, meta Meta, results []*engine.ReplayResult, o Option
 			row.WallSeconds = &w
 		}
 		rows = append(rows, row)
-		if err := writeFile(dir, PlacementsFile(string(r.Policy), r.Seed), func(w io.Writer) error { return WritePlacementsCSV(w, r.Placements) }); err != nil {
+		if err := writeFile(dir, PlacementsFile(replayFileLabel(r), r.Seed), func(w io.Writer) error { return WritePlacementsCSV(w, r.Placements) }); err != nil {
 			return err
 		}
 	}
@@ -247,4 +247,19 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// replayLabel names a replay's policy as PolicyLabel does.
+func replayLabel(r *engine.ReplayResult) string {
+	if r.LearnedWorkload {
+		return string(r.Policy) + " (learned workload)"
+	}
+	return string(r.Policy)
+}
+
+func replayFileLabel(r *engine.ReplayResult) string {
+	if r.LearnedWorkload {
+		return string(r.Policy) + "-learned"
+	}
+	return string(r.Policy)
 }
