@@ -68,7 +68,7 @@ type ReplayResult struct {
 	Scaling *ScalingResult
 	// LearnedWorkload is ReplayConfig.LearnedWorkload.
 	LearnedWorkload bool
-	Wall    time.Duration
+	Wall            time.Duration
 }
 
 type replayPod struct {
