@@ -20,8 +20,9 @@ var ErrNotCounted = errors.New("allocation record does not count")
 // record one of them counts is counted by all, and a forged or stale record
 // grants nothing and blocks nothing anywhere.
 //
-// The zero value is ready to use: Gantry's profile is [SchedulerName] alone
-// and records are decoded with [DecodeAllocation].
+// The zero value is ready to use: Gantry's profiles are [SchedulerName] and
+// every name starting with [ProfilePrefix], and records are decoded with
+// [DecodeAllocation].
 type Authority struct {
 	// Profiles are scheduler names (spec.schedulerName) of Gantry profiles
 	// beyond those every reader knows: SchedulerName and any name with
@@ -38,7 +39,7 @@ type Authority struct {
 //   - the pod is bound (spec.nodeName) to the node the record names, and is
 //     not terminal (Succeeded or Failed);
 //   - for the scheduler's intent (gantry.dev/allocation): a Gantry profile
-//     placed the pod (spec.schedulerName is one of Profiles); the node
+//     placed the pod (spec.schedulerName passes [Authority.IsProfile]); the node
 //     agent's record (gantry.dev/allocated) is kubelet's own choice and
 //     counts whatever scheduler bound the pod;
 //   - it matches the pod's requests: each container holds exactly the
