@@ -594,6 +594,13 @@ func TestValuesSchema(t *testing.T) {
 			[]string{"/devicePlugin/enabled", "boolean"}},
 		{"nodeSelector value not a string", map[string]any{"devicePlugin": map[string]any{"nodeSelector": map[string]any{"gantry.dev/agent": true}}},
 			[]string{"/devicePlugin/nodeSelector"}},
+		{"MPS without the compute capability", map[string]any{"devicePlugin": map[string]any{"config": map[string]any{"mps": map[string]any{"enabled": true}}}},
+			[]string{"driverCapabilities to include compute"}},
+		{"MPS with the envvar strategy", map[string]any{"devicePlugin": map[string]any{"config": map[string]any{"deviceListStrategy": "envvar", "mps": map[string]any{"enabled": true}},
+			"nvidia": map[string]any{"driverCapabilities": "utility,compute"}}},
+			[]string{"deviceListStrategy: cdi"}},
+		{"unknown device list strategy", map[string]any{"devicePlugin": map[string]any{"config": map[string]any{"deviceListStrategy": "volume-mounts"}}},
+			[]string{"/devicePlugin/config/deviceListStrategy"}},
 		{"apiVersion in the autoscaler config", map[string]any{"autoscaler": map[string]any{"config": map[string]any{"apiVersion": "x"}}},
 			[]string{"/autoscaler/config"}},
 	}
@@ -614,6 +621,13 @@ func TestValuesSchema(t *testing.T) {
 	// Good values pass the same validation.
 	if _, err := render(t, c, map[string]any{"scheduler": map[string]any{"policy": "GPUPacking", "zoneSpreadWeight": 0}}); err != nil {
 		t.Errorf("valid values rejected: %v", err)
+	}
+	mpsOn := map[string]any{"devicePlugin": map[string]any{"config": map[string]any{"mps": map[string]any{"enabled": true}},
+		"nvidia": map[string]any{"driverCapabilities": "utility,compute"}}}
+	out := mustRender(t, c, mpsOn)
+	cfg, err := devicepluginv1alpha1.Load([]byte(out[key{"ConfigMap", namespace, "gantry-device-plugin-config"}].(*corev1.ConfigMap).Data["config.yaml"]))
+	if err != nil || !cfg.MPS.Enabled {
+		t.Errorf("MPS values: config %+v, error %v", cfg, err)
 	}
 }
 
