@@ -1,4 +1,7 @@
-package dra
+// Package agentmode is the node agent's DRA mode: the driver of
+// deviceplugin/dra fed by the agent's discovery store. It is apart from
+// deviceplugin/dra so that the driver links without NVML.
+package agentmode
 
 import (
 	"context"
@@ -12,6 +15,7 @@ import (
 	"github.com/gantry-dev/gantry/core/device"
 	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
+	"github.com/gantry-dev/gantry/deviceplugin/dra"
 )
 
 // RunConfig is what the node agent's DRA mode needs.
@@ -46,7 +50,7 @@ func Run(ctx context.Context, cfg RunConfig) error {
 	if err := w.Sync(cards); err != nil {
 		return fmt.Errorf("dra mode: writing CDI specs: %w", err)
 	}
-	d, err := New(Config{NodeName: cfg.NodeName, KubeClient: cfg.KubeClient, Devices: inv.Devices, CDI: w,
+	d, err := dra.New(dra.Config{NodeName: cfg.NodeName, KubeClient: cfg.KubeClient, Devices: inv.Devices, CDI: w,
 		PluginDataDir: cfg.PluginDataDir, RegistrarDir: cfg.RegistrarDir})
 	if err != nil {
 		return err

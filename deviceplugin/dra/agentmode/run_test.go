@@ -1,4 +1,4 @@
-package dra_test
+package agentmode_test
 
 import (
 	"context"
@@ -19,9 +19,11 @@ import (
 	coredra "github.com/gantry-dev/gantry/core/dra"
 	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
-	"github.com/gantry-dev/gantry/deviceplugin/dra"
+	"github.com/gantry-dev/gantry/deviceplugin/dra/agentmode"
 	"github.com/gantry-dev/gantry/test/harness"
 )
+
+const node = "dra-node"
 
 const inventory = `apiVersion: gantry.dev/v1alpha1
 kind: DeviceInventory
@@ -53,7 +55,7 @@ func TestRunPublishesHealthAsTaints(t *testing.T) {
 	go func() { _ = store.Run(ctx) }()
 	done := make(chan error, 1)
 	go func() {
-		done <- dra.Run(ctx, dra.RunConfig{NodeName: node, KubeClient: cp.Client, Store: store,
+		done <- agentmode.Run(ctx, agentmode.RunConfig{NodeName: node, KubeClient: cp.Client, Store: store,
 			CDI: cdi.Config{Dir: filepath.Join(dir, "cdi"), ToolkitDirs: []string{dir}}, PluginDataDir: filepath.Join(dir, "plugin"), RegistrarDir: filepath.Join(dir, "registry")})
 	}()
 
