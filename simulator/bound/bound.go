@@ -1,6 +1,7 @@
 package bound
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -49,6 +50,9 @@ type Result struct {
 	CapacityMilli, ArrivedMilli int64
 	// Pods is how many pods the bound covers.
 	Pods int
+	// Note says how the bound was loosened to stay computable; empty when
+	// it is the LP of the package doc as is.
+	Note string
 }
 
 // Percent is Milli over capacity in percent, rounded up to 2 decimals, so
@@ -119,18 +123,69 @@ func Solve(types []NodeType, classes []Class) (Result, error) {
 		res.ArrivedMilli += int64(c.Count) * int64(c.GPUs) * c.GPUMilli
 		res.Pods += c.Count
 	}
-	p := build(types, classes)
-	if len(p.vars) == 0 {
+	res.Milli = min(res.ArrivedMilli, res.CapacityMilli) // the trivial bound, until the LP does better
+	for level := 0; level <= maxCoarsening; level++ {
+		p := build(types, coarsen(classes, level))
+		if len(p.vars) == 0 {
+			res.Milli = 0
+			return res, nil
+		}
+		if p.tableauSize() > maxTableau {
+			continue
+		}
+		opt, _, y, err := maximize(p.scaledC(), p.scaledA(), p.scaledB())
+		if errors.Is(err, errIterations) {
+			res.Note = "the LP did not converge; the bound is the pods' demand or the capacity, whichever is less"
+			return res, nil
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("bound: %w", err)
+		}
+		res.LPMilli = opt * p.objScale
+		res.Milli = min(int64(math.Floor(p.certify(p.unscaleDual(y)))), res.Milli)
+		if level > 0 {
+			res.Note = fmt.Sprintf("CPU and memory requests rounded down to multiples of %d millicores and %d MiB to keep the LP small (a looser bound, still sound)",
+				1000<<level, 1024<<level)
+		}
 		return res, nil
 	}
-	opt, _, y, err := maximize(p.scaledC(), p.scaledA(), p.scaledB())
-	if err != nil {
-		return Result{}, fmt.Errorf("bound: %w", err)
-	}
-	res.LPMilli = opt * p.objScale
-	cert := p.certify(p.unscaleDual(y))
-	res.Milli = min(int64(math.Floor(cert)), res.ArrivedMilli, res.CapacityMilli)
+	res.Note = "too many distinct pods and nodes for the LP; the bound is the pods' demand or the capacity, whichever is less"
 	return res, nil
+}
+
+// maxTableau bounds the simplex tableau (entries; 8 bytes each), and
+// maxCoarsening how far coarsen may round requests to get under it.
+const (
+	maxTableau    = 16 << 20
+	maxCoarsening = 8
+)
+
+func (p *problem) tableauSize() int {
+	return (len(p.rows) + 1) * (len(p.vars) + len(p.rows) + 1)
+}
+
+// coarsen rounds every class's CPU and memory down to multiples of
+// 1000<<level millicores and 1024<<level MiB and merges the classes that
+// become equal. Asking for less can only make more placements feasible,
+// so the coarse LP bounds the fine one; level 0 is classes unchanged.
+func coarsen(classes []Class, level int) []Class {
+	if level == 0 {
+		return classes
+	}
+	cpu, mem := int64(1000)<<level, int64(1024)<<level
+	merged := map[string]*Class{}
+	for _, c := range classes {
+		c.CPUMilli = c.CPUMilli / cpu * cpu
+		c.MemoryMiB = c.MemoryMiB / mem * mem
+		k := fmt.Sprint(c.CPUMilli, c.MemoryMiB, c.GPUs, c.GPUMilli, strings.Join(c.Models, "|"))
+		if m, ok := merged[k]; ok {
+			m.Count += c.Count
+			continue
+		}
+		cc := c
+		merged[k] = &cc
+	}
+	return sortedValues(merged)
 }
 
 // Inflation bounds the headline of an inflation run of t with seed and

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gantry-dev/gantry/simulator/trace"
@@ -188,4 +189,40 @@ func TestPercentRoundsUp(t *testing.T) {
 func TestSolveRejectsNonGPUClass(t *testing.T) {
 	_, err := Solve([]NodeType{{CPUMilli: 1, MemoryMiB: 1, GPUs: 1, Model: "T4", Count: 1}}, []Class{{GPUs: 2, GPUMilli: 500, Count: 1}})
 	require.ErrorContains(t, err, "not a GPU request")
+}
+
+// TestCoarseningStaysSound: rounding requests down and merging classes
+// gives a bound at least the exact one on random instances, and a huge
+// instance still gets a (looser, noted) bound instead of an error.
+func TestCoarseningStaysSound(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	for i := range 50 {
+		types := []NodeType{{CPUMilli: 16000, MemoryMiB: 65536, GPUs: 2, Model: "T4", Count: 1 + rng.Intn(3)}, {CPUMilli: 96000, MemoryMiB: 393216, GPUs: 8, Model: "G2", Count: 1 + rng.Intn(3)}}
+		var classes []Class
+		for range 1 + rng.Intn(8) {
+			classes = append(classes, Class{CPUMilli: int64(rng.Intn(20000)), MemoryMiB: int64(rng.Intn(60000)), GPUs: 1, GPUMilli: int64(10 * (1 + rng.Intn(100))), Count: 1 + rng.Intn(5)})
+		}
+		exact := build(types, classes)
+		opt, _, _, err := maximize(exact.scaledC(), exact.scaledA(), exact.scaledB())
+		require.NoError(t, err)
+		for level := 1; level <= 3; level++ {
+			p := build(types, coarsen(classes, level))
+			coarse, _, _, err := maximize(p.scaledC(), p.scaledA(), p.scaledB())
+			require.NoError(t, err)
+			require.GreaterOrEqualf(t, coarse*p.objScale, opt*exact.objScale-1e-6, "instance %d level %d", i, level)
+		}
+	}
+	var classes []Class
+	for i := range 6000 {
+		classes = append(classes, Class{CPUMilli: int64(1 + i), MemoryMiB: int64(1 + i%977), GPUs: 1, GPUMilli: 500, Count: 1})
+	}
+	var types []NodeType
+	for i := range 40 {
+		types = append(types, NodeType{CPUMilli: int64(64000 + i), MemoryMiB: 1 << 20, GPUs: 8, Model: "G2", Count: 1})
+	}
+	r, err := Solve(types, classes)
+	require.NoError(t, err)
+	assert.NotEmpty(t, r.Note)
+	assert.GreaterOrEqual(t, r.Milli, int64(8*40*500*2), "every card can take two 500-milli shares")
+	assert.LessOrEqual(t, r.Milli, r.CapacityMilli)
 }

@@ -110,6 +110,11 @@ func writeInflationMarkdown(w io.Writer, meta Meta, rows []Row, results []*engin
 		return err
 	}
 	b.WriteString("\nAllocation at 130 % is the paper's Fig. 9a point: arrived demand binned to integer percent (half to even), mean milli-GPU allocation over the bin. Final allocation is the allocation after the last pod. The upper bound is the most milli-GPU any placement policy could have allocated at that point on the same pods: a linear relaxation of packing them onto the nodes (CPU, memory, GPU, cards and node-level cuts), certified by its dual (simulator/bound); the gap between a policy and the bound is the headroom a better policy could at most win, not a target every policy can reach.\n\n")
+	for _, r := range sorted(results) {
+		if r.Bound.Note != "" {
+			fmt.Fprintf(&b, "Upper bound, %s seed %d: %s.\n\n", PolicyLabel(r), r.Seed, r.Bound.Note)
+		}
+	}
 	writePublished(&b, meta, rows)
 	if lr := LearnedRows(results); len(lr) > 0 {
 		b.WriteString("## Trace workload vs learned estimate\n\nThe same runs with the scheduler plugin measuring fragmentation against the trace's workload (the paper's protocol) and against the estimate it learns from the pods it is asked to place (a live scheduler without a configured workload: aged, at most 25 % per namespace).\n\n| policy | seed | trace workload | learned estimate | difference |\n| --- | --- | --- | --- | --- |\n")
