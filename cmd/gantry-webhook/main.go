@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -34,6 +35,7 @@ type options struct {
 	mutatingConfig, validatingConfig       string
 	schedulerName                          string
 	schedulerUsers, agentUsers             string
+	caValidity, certValidity, certSync     time.Duration
 }
 
 func main() {
@@ -54,6 +56,9 @@ func main() {
 	fs.StringVar(&o.schedulerName, "scheduler-name", contract.SchedulerName, "schedulerName set on pods that ask for Gantry devices")
 	fs.StringVar(&o.schedulerUsers, "scheduler-users", "system:serviceaccount:kube-system:gantry-scheduler", "comma-separated users that may write "+contract.AnnotationAllocation)
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.DurationVar(&o.caValidity, "ca-validity", certs.DefaultCAValidity, "lifetime of the self-managed CA; its successor is started after two thirds")
+	fs.DurationVar(&o.certValidity, "cert-validity", certs.DefaultCertValidity, "lifetime of the self-managed serving certificate; renewed after two thirds")
+	fs.DurationVar(&o.certSync, "cert-sync-interval", certs.DefaultInterval, "how often the Secret and the caBundle of the webhook configurations are checked")
 	fs.StringVar(&o.agentUsers, "agent-users", "system:serviceaccount:kube-system:gantry-device-plugin", "comma-separated users that may write "+contract.AnnotationAllocated+" on pods of the node in their token")
 	flag.Parse()
 	if *showVersion {
@@ -89,6 +94,12 @@ func run(o options) error {
 		}
 		srv.GetCertificate, srv.Ready = f.GetCertificate, func() bool { return true }
 	case "self-managed":
+		if o.certValidity <= 0 || o.caValidity <= o.certValidity {
+			return fmt.Errorf("--cert-validity (%s) must be positive and shorter than --ca-validity (%s)", o.certValidity, o.caValidity)
+		}
+		if o.certSync <= 0 || o.certSync >= o.certValidity/3 {
+			return fmt.Errorf("--cert-sync-interval (%s) must be positive and well under a third of --cert-validity (%s)", o.certSync, o.certValidity)
+		}
 		cfg, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
 		if err != nil {
 			return fmt.Errorf("kubernetes client configuration: %w", err)
@@ -103,6 +114,9 @@ func run(o options) error {
 			DNSNames:                        []string{svc, svc + ".cluster.local"},
 			MutatingWebhookConfigurations:   list(o.mutatingConfig),
 			ValidatingWebhookConfigurations: list(o.validatingConfig),
+			CAValidity:                      o.caValidity,
+			CertValidity:                    o.certValidity,
+			Interval:                        o.certSync,
 		}
 		for _, san := range list(o.extraSANs) {
 			if ip := net.ParseIP(san); ip != nil {

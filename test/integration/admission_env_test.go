@@ -48,6 +48,8 @@ type admissionOptions struct {
 	// webhook.
 	beforeAdmission func(t *testing.T, cp *harness.ControlPlane)
 	noScheduler     bool
+	// webhookArgs are appended to gantry-webhook's command line.
+	webhookArgs []string
 }
 
 func startAdmissionEnv(t *testing.T, o admissionOptions) *admissionEnv {
@@ -81,14 +83,14 @@ func startAdmissionEnv(t *testing.T, o admissionOptions) *admissionEnv {
 	require.NoError(t, cp.Apply(ctx, configs...))
 
 	dir := t.TempDir()
-	e.webhook = harness.StartProcess(t, "gantry-webhook",
-		"--kubeconfig="+serviceAccountKubeconfig(t, ctx, cp, dir, "gantry-webhook"),
+	e.webhook = harness.StartProcess(t, "gantry-webhook", append([]string{
+		"--kubeconfig=" + serviceAccountKubeconfig(t, ctx, cp, dir, "gantry-webhook"),
 		fmt.Sprintf("--bind-address=127.0.0.1:%d", port),
 		fmt.Sprintf("--health-bind-address=127.0.0.1:%d", healthPort),
-		"--namespace="+shippedNamespace,
+		"--namespace=" + shippedNamespace,
 		"--tls-san=127.0.0.1",
 		"--v=4",
-	)
+	}, o.webhookArgs...)...)
 	waitReady(t, ctx, e.webhook, fmt.Sprintf("http://127.0.0.1:%d/readyz", healthPort))
 
 	if !o.noScheduler {

@@ -60,8 +60,10 @@ func issue(now time.Time, validity time.Duration, ca *keyPair, tmpl *x509.Certif
 		return nil, fmt.Errorf("certificate serial: %w", err)
 	}
 	tmpl.SerialNumber = serial.Add(serial, big.NewInt(1))
-	// Tolerate clocks a little behind ours.
-	tmpl.NotBefore = now.Add(-5 * time.Minute)
+	// Tolerate clocks a little behind ours: back-date by a tenth of the
+	// validity, at most five minutes, so that renewal at two thirds of the
+	// certificate's life still comes before its end.
+	tmpl.NotBefore = now.Add(-min(5*time.Minute, validity/10))
 	tmpl.NotAfter = now.Add(validity)
 	parent, signer := tmpl, key
 	if ca != nil {
