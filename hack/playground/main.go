@@ -52,8 +52,9 @@ func run(dir string) error {
 		return err
 	}
 	fmt.Printf(`
-Gantry playground is running: kube-apiserver, KWOK, gantry-scheduler and
-gantry-autoscaler (node groups t4-zone-a and a100-zone-b, one node each).
+Gantry playground is running: kube-apiserver, KWOK, gantry-scheduler,
+gantry-autoscaler (node groups t4-zone-a and a100-zone-b, one node each)
+and gantry-webhook.
 
   export KUBECONFIG=%[1]s
   kubectl get nodes -L gantry.dev/gpu-model,topology.kubernetes.io/zone

@@ -31,6 +31,9 @@ const AutoscalerConfig = "examples/playground/autoscaler-config.yaml"
 // schedulerManifest holds the scheduler's shipped KubeSchedulerConfiguration.
 const schedulerManifest = "manifests/scheduler/deployment.yaml"
 
+// webhookManifest holds the shipped webhook configurations.
+const webhookManifest = "manifests/webhook/webhooks.yaml"
+
 // Config configures Start.
 type Config struct {
 	// Dir receives the kubeconfig; it is created if needed and the
@@ -133,6 +136,10 @@ func Start(cfg Config) (p *Playground, err error) {
 		"--v=2",
 	)
 
+	if err := startWebhook(s, cp, filepath.Join(root, webhookManifest)); err != nil {
+		return nil, err
+	}
+
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -141,7 +148,7 @@ func Start(cfg Config) (p *Playground, err error) {
 		return nil, err
 	}
 	s.Cleanup(func() { _ = os.Remove(p.Kubeconfig) })
-	cfg.Logf("playground: up in %s: kube-apiserver %s, KWOK, gantry-scheduler, gantry-autoscaler (node groups from %s)",
+	cfg.Logf("playground: up in %s: kube-apiserver %s, KWOK, gantry-scheduler, gantry-autoscaler (node groups from %s), gantry-webhook",
 		time.Since(started).Round(100*time.Millisecond), cp.URL, AutoscalerConfig)
 	return p, nil
 }

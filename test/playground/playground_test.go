@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -85,6 +86,16 @@ func TestPlaygroundSmoke(t *testing.T) {
 		nodes := readyNodes(ctx, client)
 		return len(nodes["T4"]) >= 1 && len(nodes["A100"]) >= 1, nil
 	})
+
+	// gantry-webhook is in the path of pod creation: it names
+	// gantry-scheduler on a pod that asks for a share and names no
+	// scheduler, and refuses a malformed share with its field path.
+	named, err := client.CoreV1().Pods("default").Create(ctx, sharePod("webhook-named", "30"), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.Equal(t, contract.SchedulerName, named.Spec.SchedulerName, "set by the mutating webhook")
+	require.NoError(t, client.CoreV1().Pods("default").Delete(ctx, named.Name, metav1.DeleteOptions{}))
+	_, err = client.CoreV1().Pods("default").Create(ctx, sharePod("webhook-refused", "150"), metav1.CreateOptions{})
+	require.ErrorContains(t, err, "spec.containers[0].resources.limits[gantry.dev/gpu-percent]", "refused by the validating webhook")
 
 	// kubectl apply -f examples/
 	objs, err := manifest.ReadDir(filepath.Join(root, "examples"))
@@ -206,6 +217,15 @@ func TestPlaygroundSmoke(t *testing.T) {
 	require.True(t, os.IsNotExist(err), "process logs %s removed", logDir)
 	_, err = client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 	require.Error(t, err, "the API server at %s is gone", apiServer)
+}
+
+// sharePod asks for percent of a GPU and names no scheduler.
+func sharePod(name, percent string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "registry.k8s.io/pause:3.10",
+			Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{contract.ResourceGPUPercent: resource.MustParse(percent)}}}}},
+	}
 }
 
 func app(p *corev1.Pod) string {
