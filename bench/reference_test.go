@@ -26,7 +26,7 @@ const referenceTolerance = 0.3
 // replay the reference's draws (its order of feasible nodes is not
 // reproducible), so it is held to the reference's spread over ten seeds
 // instead: mean ± 2 standard deviations. Each case is one full run of the
-// paper's protocol (about 16 s on one core). gpushare40 is not guarded: FGD
+// paper's protocol; the five run in parallel, about 4 min on 2 idle cores. gpushare40 is not guarded: FGD
 // there is 0.37 pp below the reference's seed-42 value (bench/README.md).
 func TestReproducesTheReference(t *testing.T) {
 	tests := []struct {
