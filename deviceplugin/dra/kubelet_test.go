@@ -3,8 +3,10 @@ package dra_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,8 +58,24 @@ type kubelet struct {
 	info   *registerapi.PluginInfo
 	ctx    context.Context
 	// pods are the pods kubelet runs: its reconcile loop unprepares the
-	// claims of every other pod.
+	// claims of every other pod. The loop reads them from its own
+	// goroutine, so mu guards them.
+	mu   sync.Mutex
 	pods []*corev1.Pod
+}
+
+// running returns the pods kubelet runs.
+func (k *kubelet) running() []*corev1.Pod {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.pods)
+}
+
+// setPods replaces the pods kubelet runs.
+func (k *kubelet) setPods(pods ...*corev1.Pod) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.pods = pods
 }
 
 // startKubelet starts the manager; it is stopped when cleanup ends.
@@ -71,7 +89,7 @@ func startKubelet(t, cleanup testing.TB, client kubernetes.Interface, stateDir, 
 		return client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 	}
 	k := &kubelet{m: m, cancel: cancel, ctx: ctx}
-	require.NoError(t, m.Start(ctx, func() []*corev1.Pod { return k.pods }, getNode, allReady{}))
+	require.NoError(t, m.Start(ctx, k.running, getNode, allReady{}))
 	cleanup.Cleanup(k.stop)
 	if registrarDir != "" {
 		k.register(t, ctx, registrarDir)
@@ -224,7 +242,7 @@ func TestDriverUnderKubeletsDRAManager(t *testing.T) {
 	})
 
 	p1 := allocate(t, client, "share-30", "gpu-1", 30)
-	k.pods = []*corev1.Pod{p1}
+	k.setPods(p1)
 	t.Run("prepare returns the CDI devices of the consumed share", func(t *testing.T) {
 		require.NoError(t, k.m.PrepareResources(ctx, p1))
 		got := cdiNames(t, k, p1)
@@ -249,21 +267,21 @@ func TestDriverUnderKubeletsDRAManager(t *testing.T) {
 		require.Len(t, drv.Prepared(), 1, "prepared claims survive the restart")
 		k.register(t, ctx, registrar)
 		over := allocate(t, client, "share-80", "gpu-1", 80)
-		k.pods = append(k.pods, over)
+		k.setPods(append(k.running(), over)...)
 		err := k.m.PrepareResources(ctx, over)
 		require.ErrorContains(t, err, `request "gpu" asks 80% of device "gpu-1", which has 30% prepared already`)
 		fits := allocate(t, client, "share-70", "gpu-1", 70)
-		k.pods = append(k.pods, fits)
+		k.setPods(append(k.running(), fits)...)
 		require.NoError(t, k.m.PrepareResources(ctx, fits))
 		require.Equal(t, []string{"gantry.dev/gpu=GPU-1-p70"}, cdiNames(t, k, fits))
 		require.Len(t, drv.Prepared(), 2)
 	})
 
 	t.Run("a restarted kubelet unprepares through its checkpoint", func(t *testing.T) {
-		pods := k.pods
+		pods := k.running()
 		k.stop()
 		k = startKubelet(t, outer, client, kubeletDir, registrar)
-		k.pods = pods
+		k.setPods(pods...)
 		require.Equal(t, []string{"gantry.dev/gpu=GPU-1-p30"}, cdiNames(t, k, p1), "kubelet's checkpoint still names the devices")
 		require.NoError(t, k.m.UnprepareResources(ctx, p1))
 		require.Len(t, drv.Prepared(), 1)

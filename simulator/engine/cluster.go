@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -73,7 +74,7 @@ func newSim(ctx context.Context, nodes []trace.Node, sortKeys map[string]string,
 	s := &sim{
 		cluster:  simulate.NewCluster(),
 		workload: w,
-		nodes:    nodes,
+		nodes:    slices.Clip(nodes), // addNode appends: never into the caller's (shared) array
 		index:    make(map[string]int, len(nodes)),
 		states:   make([]*state.NodeState, len(nodes)),
 		cpuFree:  make([]int64, len(nodes)),
