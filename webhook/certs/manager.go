@@ -269,6 +269,22 @@ func (m *Manager) inject(ctx context.Context, bundle []byte) error {
 	})
 }
 
+// editBundles calls f with the caBundles bundles point at and, when f
+// reports a change, writes them back; it says whether f changed them.
+func editBundles(bundles []*[]byte, f func(caBundles [][]byte) bool) bool {
+	bs := make([][]byte, len(bundles))
+	for i, b := range bundles {
+		bs[i] = *b
+	}
+	if !f(bs) {
+		return false
+	}
+	for i, b := range bundles {
+		*b = bs[i]
+	}
+	return true
+}
+
 // eachConfig calls f with the caBundle of every webhook of each
 // configuration; when f changes them and returns true, the configuration is
 // updated.
@@ -279,15 +295,12 @@ func (m *Manager) eachConfig(ctx context.Context, f func(caBundles [][]byte) boo
 		if err != nil {
 			return fmt.Errorf("get MutatingWebhookConfiguration %s: %w", name, err)
 		}
-		bs := make([][]byte, len(c.Webhooks))
+		bundles := make([]*[]byte, len(c.Webhooks))
 		for i := range c.Webhooks {
-			bs[i] = c.Webhooks[i].ClientConfig.CABundle
+			bundles[i] = &c.Webhooks[i].ClientConfig.CABundle
 		}
-		if !f(bs) {
+		if !editBundles(bundles, f) {
 			continue
-		}
-		for i := range c.Webhooks {
-			c.Webhooks[i].ClientConfig.CABundle = bs[i]
 		}
 		if _, err := adm.MutatingWebhookConfigurations().Update(ctx, c, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("update the caBundle of MutatingWebhookConfiguration %s: %w", name, err)
@@ -298,15 +311,12 @@ func (m *Manager) eachConfig(ctx context.Context, f func(caBundles [][]byte) boo
 		if err != nil {
 			return fmt.Errorf("get ValidatingWebhookConfiguration %s: %w", name, err)
 		}
-		bs := make([][]byte, len(c.Webhooks))
+		bundles := make([]*[]byte, len(c.Webhooks))
 		for i := range c.Webhooks {
-			bs[i] = c.Webhooks[i].ClientConfig.CABundle
+			bundles[i] = &c.Webhooks[i].ClientConfig.CABundle
 		}
-		if !f(bs) {
+		if !editBundles(bundles, f) {
 			continue
-		}
-		for i := range c.Webhooks {
-			c.Webhooks[i].ClientConfig.CABundle = bs[i]
 		}
 		if _, err := adm.ValidatingWebhookConfigurations().Update(ctx, c, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("update the caBundle of ValidatingWebhookConfiguration %s: %w", name, err)
