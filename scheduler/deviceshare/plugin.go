@@ -2,12 +2,10 @@ package deviceshare
 
 import (
 	"context"
-	"fmt"
 
 	v1 "k8s.io/api/core/v1"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -90,17 +88,7 @@ func NewWithArgs(ctx context.Context, args *config.DeviceShareArgs, h fwk.Handle
 }
 
 func decodeArgs(obj runtime.Object) (*config.DeviceShareArgs, error) {
-	path := field.NewPath("pluginConfig").Key(Name).Child("args")
-	switch a := obj.(type) {
-	case nil:
-		return scheme.DecodeArgs(nil, path)
-	case *runtime.Unknown:
-		return scheme.DecodeArgs(a.Raw, path)
-	case *config.DeviceShareArgs:
-		return a, nil
-	default:
-		return nil, fmt.Errorf("want args of type DeviceShareArgs, got %T", obj)
-	}
+	return scheme.ArgsOf(obj, Name)
 }
 
 // Strategy returns the policy in force (for tests and the simulator).

@@ -45,5 +45,5 @@ func TestDecodeArgsErrors(t *testing.T) {
 	_, err := decodeArgs(&runtime.Unknown{Raw: []byte(`{"apiVersion":"gantry.dev/v1alpha1","kind":"DeviceShareArgs","policy":"Nope"}`)})
 	require.ErrorContains(t, err, "Nope")
 	_, err = decodeArgs(&kconfig.DynamicResourcesArgs{})
-	require.EqualError(t, err, "want args of type DeviceShareArgs, got *config.DynamicResourcesArgs")
+	require.EqualError(t, err, "pluginConfig[GantryDRA].args: want args of type DeviceShareArgs, got *config.DynamicResourcesArgs")
 }

@@ -7,7 +7,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -118,17 +117,7 @@ func NewWithArgs(ctx context.Context, args *config.DeviceShareArgs, h fwk.Handle
 }
 
 func decodeArgs(obj runtime.Object) (*config.DeviceShareArgs, error) {
-	path := field.NewPath("pluginConfig").Key(Name).Child("args")
-	switch a := obj.(type) {
-	case nil:
-		return scheme.DecodeArgs(nil, path)
-	case *runtime.Unknown:
-		return scheme.DecodeArgs(a.Raw, path)
-	case *config.DeviceShareArgs:
-		return a, nil
-	default:
-		return nil, fmt.Errorf("want args of type DeviceShareArgs, got %T", obj)
-	}
+	return scheme.ArgsOf(obj, Name)
 }
 
 // kindOf says whether a DeviceClass is Gantry's and which kind it selects.

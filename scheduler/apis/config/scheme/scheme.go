@@ -53,3 +53,21 @@ func DecodeArgs(raw []byte, path *field.Path) (*config.DeviceShareArgs, error) {
 	}
 	return out, nil
 }
+
+// ArgsOf decodes the args kube-scheduler passes the plugin named plugin: a
+// *runtime.Unknown holding gantry.dev/v1alpha1 DeviceShareArgs (how
+// out-of-tree args arrive), an already decoded *config.DeviceShareArgs, or
+// nil for the defaults. Errors name the plugin's args in the profile.
+func ArgsOf(obj runtime.Object, plugin string) (*config.DeviceShareArgs, error) {
+	path := field.NewPath("pluginConfig").Key(plugin).Child("args")
+	switch a := obj.(type) {
+	case nil:
+		return DecodeArgs(nil, path)
+	case *runtime.Unknown:
+		return DecodeArgs(a.Raw, path)
+	case *config.DeviceShareArgs:
+		return a, nil
+	default:
+		return nil, fmt.Errorf("%s: want args of type DeviceShareArgs, got %T", path, obj)
+	}
+}
