@@ -1,14 +1,10 @@
 package v1alpha1
 
 import (
-	"fmt"
-
-	"k8s.io/apimachinery/pkg/util/validation/field"
-	"sigs.k8s.io/yaml"
-
 	"github.com/gantry-dev/gantry/autoscaler/apis/config"
 	"github.com/gantry-dev/gantry/autoscaler/apis/config/validation"
 	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/internal/configfile"
 )
 
 // Load decodes a YAML or JSON file strictly (unknown and duplicate fields
@@ -16,18 +12,8 @@ import (
 // it.
 func Load(data []byte) (*config.AutoscalerConfiguration, error) {
 	var v AutoscalerConfiguration
-	if err := yaml.UnmarshalStrict(data, &v); err != nil {
-		return nil, fmt.Errorf("decoding autoscaler configuration: %w", err)
-	}
-	var errs field.ErrorList
-	if want := GroupName + "/" + Version; v.APIVersion != want {
-		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), v.APIVersion, []string{want}))
-	}
-	if v.Kind != Kind {
-		errs = append(errs, field.NotSupported(field.NewPath("kind"), v.Kind, []string{Kind}))
-	}
-	if len(errs) > 0 {
-		return nil, errs.ToAggregate()
+	if err := configfile.Decode(data, "autoscaler configuration", &v, &v.TypeMeta, GroupName+"/"+Version, Kind); err != nil {
+		return nil, err
 	}
 	SetDefaults_AutoscalerConfiguration(&v)
 	c := Convert(&v)

@@ -1,13 +1,9 @@
 package v1alpha1
 
 import (
-	"fmt"
-
-	"k8s.io/apimachinery/pkg/util/validation/field"
-	"sigs.k8s.io/yaml"
-
 	"github.com/gantry-dev/gantry/deviceplugin/apis/config"
 	"github.com/gantry-dev/gantry/deviceplugin/apis/config/validation"
+	"github.com/gantry-dev/gantry/internal/configfile"
 )
 
 // Load decodes a YAML or JSON file strictly (unknown and duplicate fields
@@ -15,18 +11,8 @@ import (
 // it.
 func Load(data []byte) (*config.DevicePluginConfiguration, error) {
 	var v DevicePluginConfiguration
-	if err := yaml.UnmarshalStrict(data, &v); err != nil {
-		return nil, fmt.Errorf("decoding device plugin configuration: %w", err)
-	}
-	var errs field.ErrorList
-	if want := GroupName + "/" + Version; v.APIVersion != want {
-		errs = append(errs, field.NotSupported(field.NewPath("apiVersion"), v.APIVersion, []string{want}))
-	}
-	if v.Kind != Kind {
-		errs = append(errs, field.NotSupported(field.NewPath("kind"), v.Kind, []string{Kind}))
-	}
-	if len(errs) > 0 {
-		return nil, errs.ToAggregate()
+	if err := configfile.Decode(data, "device plugin configuration", &v, &v.TypeMeta, GroupName+"/"+Version, Kind); err != nil {
+		return nil, err
 	}
 	return Default(&v)
 }
