@@ -24,10 +24,11 @@ if grep -rn --include='*.go' -E 'time\.Now\(|time\.Since\(' core | grep -v '_tes
 	echo "core must not read the clock"; fail=1
 fi
 # the device plugin imports only core/device, core/contract and core/share of
-# ours, and internal/version for --version.
+# ours, internal/version for --version and internal/configfile for its
+# configuration file.
 if [ -d deviceplugin ]; then
-	bad="$(go list -deps ./deviceplugin/... ./cmd/gantry-device-plugin/... 2>/dev/null | grep "^$mod/" | grep -vE "^$mod/(deviceplugin|cmd/gantry-device-plugin|core/(device|contract|share)|internal/version)(/|$)" || true)"
-	if [ -n "$bad" ]; then echo "deviceplugin may import only core/{device,contract,share}; it reaches:"; echo "$bad"; fail=1; fi
+	bad="$(go list -deps ./deviceplugin/... ./cmd/gantry-device-plugin/... 2>/dev/null | grep "^$mod/" | grep -vE "^$mod/(deviceplugin|cmd/gantry-device-plugin|core/(device|contract|share)|internal/(version|configfile))(/|$)" || true)"
+	if [ -n "$bad" ]; then echo "deviceplugin may import only core/{device,contract,share} and internal/{version,configfile}; it reaches:"; echo "$bad"; fail=1; fi
 fi
 # nothing imports the simulator.
 importers="$(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./... | awk -v sim="$mod/simulator" '$1 !~ "^"sim && $1 !~ "/cmd/gantry-sim" && $1 !~ "/bench" { for (i = 2; i <= NF; i++) if (index($i, sim) == 1) print $1 }')"
