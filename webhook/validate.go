@@ -6,30 +6,118 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/share"
 )
 
-// validate refuses malformed share requests at creation, with the field
-// paths share.Parse (and so the scheduler) reports.
+// validate refuses malformed share requests with the field paths
+// share.Parse (and so the scheduler) reports: at creation, and on an update
+// (where only annotations can change: the model lists, the isolation level,
+// allow-shared-device) for what the update makes malformed. An error the
+// pod had before the update is not held against it (ratcheting, as
+// kube-apiserver's own validation does), so a pod admitted before the
+// webhook was installed can still be labelled or finalized.
 func (a *admitter) validate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
-	pod, resp := podOnCreate(req)
+	pod, old, resp := podOnWrite(req)
 	if pod == nil {
 		return resp
 	}
-	if _, err := share.Parse(pod); err != nil {
-		var ire *share.InvalidRequestError
-		if errors.As(err, &ire) {
-			return invalid(ire.Errs)
-		}
-		return deny(422, metav1.StatusReasonInvalid, err.Error())
+	errs := shareErrors(pod)
+	if old != nil {
+		errs = introduced(errs, shareErrors(old))
 	}
-	return allow()
+	if len(errs) > 0 {
+		return invalid(errs)
+	}
+	resp = allow()
+	if old != nil && old.Spec.NodeName != "" {
+		for _, key := range changedShareAnnotations(old, pod) {
+			resp.Warnings = append(resp.Warnings, fmt.Sprintf("metadata.annotations[%s]: pod %s/%s is already bound to node %q; the change does not move it or its devices",
+				key, req.Namespace, podName(req), old.Spec.NodeName))
+		}
+	}
+	return resp
+}
+
+// podOnWrite decodes the pod of a CREATE or UPDATE (and the old pod of an
+// UPDATE); any other request is allowed untouched (resp is then the answer).
+func podOnWrite(req *admissionv1.AdmissionRequest) (pod, old *corev1.Pod, resp *admissionv1.AdmissionResponse) {
+	if req.Operation != admissionv1.Update {
+		pod, resp = podOnCreate(req)
+		return pod, nil, resp
+	}
+	if req.SubResource != "" || req.Kind.Kind != "Pod" {
+		return nil, nil, allow()
+	}
+	pod, err := decodePod(req.Object.Raw)
+	if err != nil {
+		return nil, nil, deny(400, metav1.StatusReasonBadRequest, err.Error())
+	}
+	if old, err = decodePod(req.OldObject.Raw); err != nil {
+		return nil, nil, deny(400, metav1.StatusReasonBadRequest, "old object: "+err.Error())
+	}
+	return pod, old, nil
+}
+
+// shareErrors returns what is malformed about pod's share request. A pod
+// with resource claims may carry model and isolation annotations for what
+// its claims ask (share.ParseWithClaims).
+func shareErrors(pod *corev1.Pod) field.ErrorList {
+	parse := share.Parse
+	if len(pod.Spec.ResourceClaims) > 0 {
+		parse = share.ParseWithClaims
+	}
+	_, err := parse(pod)
+	if err == nil {
+		return nil
+	}
+	var ire *share.InvalidRequestError
+	if errors.As(err, &ire) {
+		return ire.Errs
+	}
+	return field.ErrorList{field.InternalError(field.NewPath("spec"), err)}
+}
+
+// introduced returns the errors of errs that were not already in before.
+func introduced(errs, before field.ErrorList) field.ErrorList {
+	had := map[string]bool{}
+	for _, e := range before {
+		had[e.Error()] = true
+	}
+	var out field.ErrorList
+	for _, e := range errs {
+		if !had[e.Error()] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// changedShareAnnotations lists the gantry.dev annotations other than the
+// allocation records that differ between old and pod, sorted.
+func changedShareAnnotations(old, pod *corev1.Pod) []string {
+	var out []string
+	for _, m := range []map[string]string{pod.Annotations, old.Annotations} {
+		for k := range m {
+			if !strings.HasPrefix(k, contract.Domain+"/") || slices.Contains(authorityKeys, k) || slices.Contains(out, k) {
+				continue
+			}
+			before, had := old.Annotations[k]
+			after, has := pod.Annotations[k]
+			if had != has || before != after {
+				out = append(out, k)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // validateWriters refuses writes of Gantry's allocation annotations by

@@ -30,7 +30,16 @@ const MaxDevices = 1024
 // Parse returns what pod asks for. A pod that asks for no device gets an
 // empty request and no error. Every malformed resource or annotation is
 // reported, each with its field path.
-func Parse(pod *corev1.Pod) (*Request, error) {
+func Parse(pod *corev1.Pod) (*Request, error) { return parse(pod, false) }
+
+// ParseWithClaims is Parse for a pod with spec.resourceClaims, whose claims
+// may ask for Gantry devices (DRA mode): a model or isolation annotation is
+// then not refused for want of a gantry.dev resource, since it may
+// constrain what the claims ask. Everything else is checked as by Parse.
+// The request holds only what the pod's resources ask.
+func ParseWithClaims(pod *corev1.Pod) (*Request, error) { return parse(pod, true) }
+
+func parse(pod *corev1.Pod, claims bool) (*Request, error) {
 	req := &Request{}
 	var errs field.ErrorList
 	spec := field.NewPath("spec")
@@ -88,8 +97,10 @@ func Parse(pod *corev1.Pod) (*Request, error) {
 			continue
 		}
 		if req.Total(k) == 0 && !malformed[k] {
-			errs = append(errs, field.Invalid(meta.Key(key), v,
-				fmt.Sprintf("constrains %s models but the pod requests no %s", k, contract.ResourceFor(k))))
+			if !claims {
+				errs = append(errs, field.Invalid(meta.Key(key), v,
+					fmt.Sprintf("constrains %s models but the pod requests no %s", k, contract.ResourceFor(k))))
+			}
 			continue
 		}
 		if req.Models == nil {
@@ -112,8 +123,10 @@ func Parse(pod *corev1.Pod) (*Request, error) {
 		case err != nil || v == "":
 			errs = append(errs, field.NotSupported(meta.Key(contract.AnnotationIsolation), v, isolationNames()))
 		case len(req.Parts) == 0 && len(malformed) == 0:
-			errs = append(errs, field.Invalid(meta.Key(contract.AnnotationIsolation), v,
-				fmt.Sprintf("requires device isolation but the pod requests no %s or %s", contract.ResourceGPUPercent, contract.ResourceNPUPercent)))
+			if !claims {
+				errs = append(errs, field.Invalid(meta.Key(contract.AnnotationIsolation), v,
+					fmt.Sprintf("requires device isolation but the pod requests no %s or %s", contract.ResourceGPUPercent, contract.ResourceNPUPercent)))
+			}
 		default:
 			req.Isolation = iso
 		}

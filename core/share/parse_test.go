@@ -258,3 +258,53 @@ func TestWorkloadOf(t *testing.T) {
 		})
 	}
 }
+
+// TestParseWithClaims: a pod whose claims may ask the devices (DRA mode) may
+// carry model and isolation annotations without a gantry.dev resource;
+// every other check is Parse's.
+func TestParseWithClaims(t *testing.T) {
+	modelsAnn := "metadata.annotations[gantry.dev/gpu-models]"
+	tests := []struct {
+		name    string
+		pod     *coretest.PodWrapper
+		want    *share.Request
+		wantErr field.ErrorList
+	}{
+		{name: "models and isolation constrain the claims",
+			pod:  coretest.MakePod("p").Models("V100M16|V100M32").Annotation(contract.AnnotationIsolation, "mps"),
+			want: &share.Request{Pod: "default/p"}},
+		{name: "a resource beside the claims is parsed as ever",
+			pod: coretest.MakePod("p").GPUPercent(30).Models("A100"),
+			want: &share.Request{Pod: "default/p", Parts: []share.Part{{Container: "main", Kind: device.GPU, Count: 1, Units: 30}},
+				Models: map[device.Kind][]string{device.GPU: {"A100"}}}},
+		{name: "a garbage model list is still refused",
+			pod:     coretest.MakePod("p").Models("V100;rm"),
+			wantErr: field.ErrorList{{Type: field.ErrorTypeInvalid, Field: modelsAnn, BadValue: "V100;rm", Detail: `model "V100;rm" is not a valid model name (letters, digits, '.', '_' and '-', separated by '|')`}}},
+		{name: "an unknown isolation is still refused",
+			pod: coretest.MakePod("p").Annotation(contract.AnnotationIsolation, "hami"),
+			wantErr: field.ErrorList{{Type: field.ErrorTypeNotSupported, Field: "metadata.annotations[gantry.dev/isolation]", BadValue: "hami",
+				Detail: `supported values: "none", "mps", "mig"`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := share.ParseWithClaims(tt.pod.Obj())
+			if tt.wantErr != nil {
+				var invalid *share.InvalidRequestError
+				require.True(t, errors.As(err, &invalid), "error %v is no *InvalidRequestError", err)
+				if diff := cmp.Diff(tt.wantErr, invalid.Errs, cmp.Comparer(sameFieldError)); diff != "" {
+					t.Errorf("errors (-want,+got):\n%s", diff)
+				}
+				return
+			}
+			require.NoError(t, err)
+			tt.want.CPUMilli, tt.want.MemoryMiB = got.CPUMilli, got.MemoryMiB
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("request (-want,+got):\n%s", diff)
+			}
+			_, err = share.Parse(tt.pod.Obj())
+			if len(tt.want.Parts) == 0 {
+				require.Error(t, err, "Parse refuses what ParseWithClaims accepts for claims")
+			}
+		})
+	}
+}

@@ -188,6 +188,23 @@ func TestAdmissionWebhook(t *testing.T) {
 		require.True(t, kept)
 	})
 
+	t.Run("an update that makes a share malformed is refused with the field path; others are not", func(t *testing.T) {
+		patch := func(annotations string) error {
+			_, err := tenant.CoreV1().Pods("default").Patch(ctx, "no-scheduler", types.MergePatchType,
+				[]byte(`{"metadata":{"annotations":`+annotations+`}}`), metav1.PatchOptions{})
+			return err
+		}
+		denied(t, patch(`{"gantry.dev/gpu-models":"T4;x"}`), `admission webhook "requests.pods.gantry.dev" denied the request`,
+			`metadata.annotations[gantry.dev/gpu-models]: Invalid value: "T4;x": model "T4;x" is not a valid model name`)
+		denied(t, patch(`{"gantry.dev/isolation":"hami"}`), `admission webhook "requests.pods.gantry.dev" denied the request`,
+			`metadata.annotations[gantry.dev/isolation]: Unsupported value: "hami"`)
+		require.NoError(t, patch(`{"gantry.dev/gpu-models":"T4"}`))
+		require.NoError(t, patch(`{"team":"a"}`))
+		got, err := e.client.CoreV1().Pods("default").Get(ctx, "no-scheduler", metav1.GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, "T4", got.Annotations[contract.AnnotationGPUModels])
+	})
+
 	t.Run("a Binding carrying an intent is refused unless gantry-scheduler sends it", func(t *testing.T) {
 		p := coretest.MakePod("own-scheduler").GPUPercent(10).Obj()
 		p.Spec.SchedulerName = "tenant-scheduler"
