@@ -85,6 +85,29 @@ func (au Authority) Counted(pod *corev1.Pod) (a Allocation, src Source, ok bool,
 	return Allocation{}, "", false, refused
 }
 
+// Intent returns the scheduler's intent (gantry.dev/allocation) of pod when
+// it counts by the rules of [Authority.Counted], whatever the node agent has
+// recorded: the agent serves the containers kubelet has not admitted yet
+// from it. ok is false when the pod carries no intent that counts; err then
+// says why the intent present was refused.
+func (au Authority) Intent(pod *corev1.Pod) (a Allocation, ok bool, err error) {
+	v, found := pod.Annotations[AnnotationAllocation]
+	if !found || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return Allocation{}, false, nil
+	}
+	decode := au.Decode
+	if decode == nil {
+		decode = DecodeAllocation
+	}
+	if a, err = decode(v); err != nil {
+		return Allocation{}, false, fmt.Errorf("pod %s/%s: invalid %s annotation: %w", pod.Namespace, pod.Name, AnnotationAllocation, err)
+	}
+	if err := au.check(pod, a, FromScheduler); err != nil {
+		return Allocation{}, false, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return a, true, nil
+}
+
 // ProfilePrefix starts the name of every Gantry scheduler profile other
 // than SchedulerName (e.g. gantry-bind), so that the scheduler, the
 // autoscaler and inspect agree on them without sharing configuration.

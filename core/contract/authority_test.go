@@ -147,6 +147,18 @@ func TestAuthorityCounted(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("allocation (-want,+got):\n%s", diff)
 			}
+
+			// Intent judges the scheduler's intent alone, as Counted
+			// does when the agent has recorded nothing.
+			intentOnly := tt.pod.DeepCopy()
+			delete(intentOnly.Annotations, contract.AnnotationAllocated)
+			wantIntent, _, wantIntentOK, wantErr := tt.authority.Counted(intentOnly)
+			intent, intentOK, err := tt.authority.Intent(tt.pod)
+			require.Equal(t, wantIntentOK, intentOK, "Intent ok (err %v)", err)
+			require.Equal(t, errors.Is(wantErr, contract.ErrNotCounted), errors.Is(err, contract.ErrNotCounted), "Intent err = %v", err)
+			if diff := cmp.Diff(wantIntent, intent); diff != "" {
+				t.Errorf("Intent (-want,+got):\n%s", diff)
+			}
 		})
 	}
 }

@@ -46,19 +46,15 @@ func (i *Intent) before(j *Intent) bool {
 }
 
 // podIntents returns the intents of kind on pod, or none when the pod is not
-// one the scheduler placed on node: another scheduler, another node, a
-// terminal or deleting pod, or no (or an unreadable) allocation annotation.
+// one a Gantry profile placed on node by the rule every component follows
+// (contract.Authority: bound to node, placed by a Gantry profile, the record
+// matching the pod's requests), or is deleting.
 func podIntents(pod *corev1.Pod, node string, kind device.Kind) []Intent {
-	if pod.Spec.NodeName != node || pod.Spec.SchedulerName != contract.SchedulerName || pod.DeletionTimestamp != nil ||
-		pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	if pod.Spec.NodeName != node || pod.DeletionTimestamp != nil {
 		return nil
 	}
-	v, ok := pod.Annotations[contract.AnnotationAllocation]
+	a, ok, _ := contract.Authority{}.Intent(pod)
 	if !ok {
-		return nil
-	}
-	a, err := contract.DecodeAllocation(v)
-	if err != nil || a.Node != node {
 		return nil
 	}
 	order := map[string]int{}

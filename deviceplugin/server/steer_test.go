@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	podresourcesv1 "k8s.io/kubelet/pkg/apis/podresources/v1"
 	testclock "k8s.io/utils/clock/testing"
@@ -106,6 +107,19 @@ func TestSteerMatchingRule(t *testing.T) {
 		garbage.Annotations[contract.AnnotationAllocation] = "{not json"
 		d := steerer(&kubeletView{}, other, elsewhere, done, deleting, garbage).Prefer(ctx, inv, allSlots(inv), nil, 30)
 		require.Equal(t, metrics.SteerFallback, d.Source)
+	})
+	t.Run("an intent that does not match the pod's requests grants nothing", func(t *testing.T) {
+		forged := podWith("forged", 1, [][2]int{{1, 30}})
+		forged.Spec.Containers[0].Resources.Limits[contract.ResourceGPUPercent] = resource.MustParse("10")
+		d := steerer(&kubeletView{}, forged).Prefer(ctx, inv, allSlots(inv), nil, 30)
+		require.Equal(t, metrics.SteerFallback, d.Source)
+	})
+	t.Run("every Gantry profile's intents are served", func(t *testing.T) {
+		bind := podWith("bind", 1, [][2]int{{2, 30}})
+		bind.Spec.SchedulerName = contract.ProfilePrefix + "bind"
+		d := steerer(&kubeletView{}, bind).Prefer(ctx, inv, allSlots(inv), nil, 30)
+		require.Equal(t, metrics.SteerIntent, d.Source)
+		require.Equal(t, slots(2, 0, 30), d.IDs)
 	})
 	t.Run("kubelet's pod under admission wins over older pods", func(t *testing.T) {
 		older := podWith("older", 1, [][2]int{{1, 30}})
