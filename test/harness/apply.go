@@ -1,23 +1,16 @@
 package harness
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
+
+	"github.com/gantry-dev/gantry/test/manifest"
 )
 
 // applyFieldManager is the field manager of objects the harness applies.
@@ -41,36 +34,19 @@ func ReadManifests(paths ...string) ([]*unstructured.Unstructured, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read manifest: %w", err)
 		}
-		objs, err := DecodeManifests(data)
+		objs, err := manifest.Decode(p, data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+			return nil, err
 		}
 		out = append(out, objs...)
 	}
 	return out, nil
 }
 
-// DecodeManifests decodes the objects of multi-document YAML.
+// DecodeManifests decodes the objects of multi-document YAML (see
+// manifest.Decode).
 func DecodeManifests(data []byte) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for i := 0; ; i++ {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, fmt.Errorf("document %d: %w", i, err)
-		}
-		if len(m) == 0 {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: m}
-		if u.GetKind() == "" || u.GetAPIVersion() == "" {
-			return nil, fmt.Errorf("document %d: no apiVersion or kind", i)
-		}
-		out = append(out, u)
-	}
+	return manifest.Decode("manifest", data)
 }
 
 // Apply creates or updates objs by server-side apply as the admin, in order
@@ -89,41 +65,13 @@ func (cp *ControlPlane) ApplyFiles(ctx context.Context, paths ...string) error {
 	return cp.Apply(ctx, objs...)
 }
 
-// ApplyWith server-side applies objs with cfg's identity.
+// ApplyWith server-side applies objs with cfg's identity, with strict
+// field validation, as `kubectl apply --server-side` does; namespaced
+// objects that name no namespace go to "default".
 func ApplyWith(ctx context.Context, cfg *rest.Config, objs ...*unstructured.Unstructured) error {
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	a, err := manifest.NewApplier(cfg, applyFieldManager, metav1.NamespaceDefault)
 	if err != nil {
 		return err
 	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	for _, obj := range objs {
-		gvk := obj.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			return fmt.Errorf("apply %s %s: %w", gvk.Kind, obj.GetName(), err)
-		}
-		var ri dynamic.ResourceInterface = dyn.Resource(m.Resource)
-		if m.Scope.Name() == "namespace" {
-			ns := obj.GetNamespace()
-			if ns == "" {
-				ns = metav1.NamespaceDefault
-			}
-			ri = dyn.Resource(m.Resource).Namespace(ns)
-		}
-		data, err := obj.MarshalJSON()
-		if err != nil {
-			return err
-		}
-		if _, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data,
-			metav1.PatchOptions{FieldManager: applyFieldManager, Force: boolPtr(true)}); err != nil {
-			return fmt.Errorf("apply %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
-		}
-	}
-	return nil
+	return a.Apply(ctx, objs...)
 }
-
-func boolPtr(b bool) *bool { return &b }
