@@ -19,13 +19,32 @@ const (
 // Strategies lists the valid strategies.
 var Strategies = []DeviceListStrategy{StrategyCDI, StrategyEnvVar}
 
+// Mode is how the agent hands the node's cards to kubelet. An agent process
+// runs one mode, so a card is never offered both ways.
+type Mode string
+
+const (
+	// ModeDevicePlugin serves kubelet's device-plugin API (extended
+	// resources gantry.dev/*) and records on each pod what kubelet gave it.
+	ModeDevicePlugin Mode = "device-plugin"
+	// ModeDRA runs the DRA driver gpu.gantry.dev: the node's cards are
+	// published as a ResourceSlice and claims are prepared as CDI devices.
+	ModeDRA Mode = "dra"
+)
+
+// Modes lists the valid modes.
+var Modes = []Mode{ModeDevicePlugin, ModeDRA}
+
 // DevicePluginConfiguration configures gantry-device-plugin.
 type DevicePluginConfiguration struct {
+	Mode               Mode
 	DeviceListStrategy DeviceListStrategy
 	CDI                CDI
 	MPS                MPS
 	// APITimeout bounds every call to the API server and to kubelet's
-	// PodResources API.
+	// PodResources API in device-plugin mode. It is zero in DRA mode, where
+	// kubelet's deadline bounds each prepare call and the slice publisher
+	// keeps its watch open.
 	APITimeout time.Duration
 }
 

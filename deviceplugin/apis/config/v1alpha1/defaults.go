@@ -9,6 +9,7 @@ import (
 
 // Defaults of the fields left out.
 const (
+	DefaultMode               = "device-plugin"
 	DefaultDeviceListStrategy = "cdi"
 	DefaultCDISpecDir         = "/var/run/cdi"
 	DefaultMPSControlBinary   = "nvidia-cuda-mps-control"
@@ -21,8 +22,12 @@ const (
 // the toolkit's spec.
 var DefaultToolkitSpecDirs = []string{"/etc/cdi", "/var/run/cdi"}
 
-// SetDefaults_DevicePluginConfiguration fills in every field left out.
+// SetDefaults_DevicePluginConfiguration fills in every field left out;
+// apiTimeout only in device-plugin mode, where it applies.
 func SetDefaults_DevicePluginConfiguration(c *DevicePluginConfiguration) { //nolint:revive // the Kubernetes defaulter naming
+	if c.Mode == nil {
+		c.Mode = ptr.To(DefaultMode)
+	}
 	if c.DeviceListStrategy == nil {
 		c.DeviceListStrategy = ptr.To(DefaultDeviceListStrategy)
 	}
@@ -66,7 +71,7 @@ func SetDefaults_DevicePluginConfiguration(c *DevicePluginConfiguration) { //nol
 	if m.RestartBackoff.Max == nil {
 		m.RestartBackoff.Max = &metav1.Duration{Duration: time.Minute}
 	}
-	if c.APITimeout == nil {
+	if c.APITimeout == nil && *c.Mode != "dra" {
 		c.APITimeout = &metav1.Duration{Duration: 10 * time.Second}
 	}
 }

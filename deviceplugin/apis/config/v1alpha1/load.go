@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	"github.com/gantry-dev/gantry/deviceplugin/apis/config"
 	"github.com/gantry-dev/gantry/deviceplugin/apis/config/validation"
 	"github.com/gantry-dev/gantry/internal/configfile"
@@ -31,7 +33,12 @@ func Default(v *DevicePluginConfiguration) (*config.DevicePluginConfiguration, e
 // Convert turns a defaulted v1alpha1 configuration into the internal one.
 func Convert(v *DevicePluginConfiguration) *config.DevicePluginConfiguration {
 	m := v.MPS
+	var timeout time.Duration
+	if v.APITimeout != nil {
+		timeout = v.APITimeout.Duration
+	}
 	return &config.DevicePluginConfiguration{
+		Mode:               config.Mode(*v.Mode),
 		DeviceListStrategy: config.DeviceListStrategy(*v.DeviceListStrategy),
 		CDI:                config.CDI{SpecDir: *v.CDI.SpecDir, ToolkitSpecDirs: append([]string(nil), v.CDI.ToolkitSpecDirs...)},
 		MPS: config.MPS{
@@ -41,6 +48,6 @@ func Convert(v *DevicePluginConfiguration) *config.DevicePluginConfiguration {
 			RestartBackoffInitial: m.RestartBackoff.Initial.Duration,
 			RestartBackoffMax:     m.RestartBackoff.Max.Duration,
 		},
-		APITimeout: v.APITimeout.Duration,
+		APITimeout: timeout,
 	}
 }

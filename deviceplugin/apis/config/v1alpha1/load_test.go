@@ -15,6 +15,7 @@ const header = "apiVersion: gantry.dev/v1alpha1\nkind: DevicePluginConfiguration
 
 func defaults() *config.DevicePluginConfiguration {
 	return &config.DevicePluginConfiguration{
+		Mode:               config.ModeDevicePlugin,
 		DeviceListStrategy: config.StrategyCDI,
 		CDI:                config.CDI{SpecDir: "/var/run/cdi", ToolkitSpecDirs: []string{"/etc/cdi", "/var/run/cdi"}},
 		MPS: config.MPS{ControlBinary: "nvidia-cuda-mps-control", PipeDir: "/run/gantry/mps/pipe", LogDir: "/run/gantry/mps/log",
@@ -50,6 +51,24 @@ func TestLoad(t *testing.T) {
 			wantErr: `mps.restartBackoff.max: Invalid value: "1s": must not be below initial`},
 		{name: "zero timeout", in: header + "apiTimeout: 0s\n", wantErr: `apiTimeout: Invalid value: "0s": must be positive`},
 		{name: "unknown field", in: header + "mps: {enable: true}\n", wantErr: `unknown field "enable"`},
+		{name: "device-plugin mode said out loud", in: header + "mode: device-plugin\n", want: func(*config.DevicePluginConfiguration) {}},
+		{name: "DRA mode: CDI, no MPS, no API timeout", in: header + "mode: dra\ncdi: {specDir: /run/cdi}\n",
+			want: func(c *config.DevicePluginConfiguration) {
+				c.Mode, c.CDI.SpecDir, c.APITimeout = config.ModeDRA, "/run/cdi", 0
+			}},
+		{name: "unknown mode", in: header + "mode: kubelet\n",
+			wantErr: `mode: Unsupported value: "kubelet": supported values: "device-plugin", "dra"`},
+		{name: "mode is case-sensitive", in: header + "mode: DRA\n", wantErr: `mode: Unsupported value: "DRA"`},
+		{name: "DRA mode needs CDI", in: header + "mode: dra\ndeviceListStrategy: envvar\n",
+			wantErr: `deviceListStrategy: Invalid value: "envvar": mode dra hands devices over as CDI devices only; set deviceListStrategy: cdi`},
+		{name: "DRA mode refuses MPS", in: header + "mode: dra\nmps: {enabled: true}\n",
+			wantErr: "mps.enabled: Forbidden: mode dra does not run the MPS daemon yet"},
+		{name: "DRA mode refuses an API timeout it would not apply", in: header + "mode: dra\napiTimeout: 10s\n",
+			wantErr: "apiTimeout: Forbidden: mode dra has no per-call API timeout"},
+		{name: "DRA mode names every problem", in: header + "mode: dra\ndeviceListStrategy: envvar\nmps: {enabled: true}\n",
+			wantErr: "[mps.enabled: Invalid value: true: MPS limits are delivered by CDI; set deviceListStrategy: cdi, " +
+				"deviceListStrategy: Invalid value: \"envvar\": mode dra hands devices over as CDI devices only; set deviceListStrategy: cdi, " +
+				"mps.enabled: Forbidden: mode dra does not run the MPS daemon yet"},
 		{name: "wrong kind", in: "apiVersion: gantry.dev/v1alpha1\nkind: AutoscalerConfiguration\n",
 			wantErr: `kind: Unsupported value: "AutoscalerConfiguration": supported values: "DevicePluginConfiguration"`},
 		{name: "wrong version", in: "apiVersion: gantry.dev/v1\nkind: DevicePluginConfiguration\n",
@@ -78,12 +97,22 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(header))
 	f.Add([]byte(header + "mps:\n  enabled: true\n"))
 	f.Add([]byte(header + "deviceListStrategy: envvar\ncdi: {specDir: /x, toolkitSpecDirs: [/a, /b]}\n"))
+	f.Add([]byte(header + "mode: dra\n"))
+	f.Add([]byte(header + "mode: dra\nmps: {enabled: true}\napiTimeout: 1s\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := v1alpha1.Load(data)
 		if err != nil {
 			return
 		}
+		require.Contains(t, config.Modes, c.Mode)
 		require.NotEmpty(t, c.DeviceListStrategy)
+		if c.Mode == config.ModeDRA {
+			// What DRA mode cannot do never gets through.
+			require.Equal(t, config.StrategyCDI, c.DeviceListStrategy)
+			require.False(t, c.MPS.Enabled)
+			require.Zero(t, c.APITimeout)
+			return
+		}
 		require.Positive(t, c.APITimeout)
 	})
 }

@@ -15,12 +15,21 @@ const (
 type DevicePluginConfiguration struct {
 	metav1.TypeMeta `json:",inline"`
 
+	// Mode is "device-plugin" (default: kubelet's device-plugin API) or
+	// "dra" (the DRA driver gpu.gantry.dev). One mode per agent, so a card
+	// is never offered both ways. dra needs deviceListStrategy cdi and does
+	// not run MPS yet.
+	Mode *string `json:"mode,omitempty"`
+
 	// DeviceListStrategy is "cdi" (default) or "envvar". envvar is not
 	// tamper-proof; see the device plugin's README.
 	DeviceListStrategy *string `json:"deviceListStrategy,omitempty"`
 	CDI                *CDI    `json:"cdi,omitempty"`
 	MPS                *MPS    `json:"mps,omitempty"`
-	// APITimeout bounds every API server and PodResources call; default 10s.
+	// APITimeout bounds every API server and PodResources call; default 10s
+	// in device-plugin mode. DRA mode has no per-call timeout (kubelet's
+	// deadline bounds each prepare; the slice publisher watches), so there
+	// it must be left out.
 	APITimeout *metav1.Duration `json:"apiTimeout,omitempty"`
 }
 

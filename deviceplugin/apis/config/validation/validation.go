@@ -13,6 +13,15 @@ import (
 // ValidateDevicePluginConfiguration returns every problem in c.
 func ValidateDevicePluginConfiguration(c *config.DevicePluginConfiguration) field.ErrorList {
 	var errs field.ErrorList
+	switch c.Mode {
+	case config.ModeDevicePlugin, config.ModeDRA:
+	default:
+		var valid []string
+		for _, m := range config.Modes {
+			valid = append(valid, string(m))
+		}
+		errs = append(errs, field.NotSupported(field.NewPath("mode"), c.Mode, valid))
+	}
 	switch c.DeviceListStrategy {
 	case config.StrategyCDI, config.StrategyEnvVar:
 	default:
@@ -49,7 +58,29 @@ func ValidateDevicePluginConfiguration(c *config.DevicePluginConfiguration) fiel
 	if c.MPS.RestartBackoffMax < c.MPS.RestartBackoffInitial {
 		errs = append(errs, field.Invalid(m.Child("restartBackoff", "max"), c.MPS.RestartBackoffMax.String(), "must not be below initial"))
 	}
+	if c.Mode == config.ModeDRA {
+		return append(errs, validateDRAMode(c)...)
+	}
 	errs = append(errs, positive(field.NewPath("apiTimeout"), c.APITimeout)...)
+	return errs
+}
+
+// validateDRAMode refuses what DRA mode cannot do (yet), each by its own
+// field, rather than ignoring it.
+func validateDRAMode(c *config.DevicePluginConfiguration) field.ErrorList {
+	var errs field.ErrorList
+	if c.DeviceListStrategy != config.StrategyCDI {
+		errs = append(errs, field.Invalid(field.NewPath("deviceListStrategy"), c.DeviceListStrategy,
+			"mode dra hands devices over as CDI devices only; set deviceListStrategy: cdi"))
+	}
+	if c.MPS.Enabled {
+		errs = append(errs, field.Forbidden(field.NewPath("mps", "enabled"),
+			"mode dra does not run the MPS daemon yet (its cards publish isolation none or mig); disable MPS or run this node in mode device-plugin"))
+	}
+	if c.APITimeout != 0 {
+		errs = append(errs, field.Forbidden(field.NewPath("apiTimeout"),
+			"mode dra has no per-call API timeout (kubelet's deadline bounds each prepare call and the slice publisher keeps a watch open); leave apiTimeout out"))
+	}
 	return errs
 }
 
