@@ -1,9 +1,11 @@
 // Command gantry-device-plugin is Gantry's node agent: it discovers the
-// node's GPUs (NVML) and NPUs (a static inventory file), serves kubelet's
-// device-plugin API, publishes the inventory on the Node and records on each
-// pod what kubelet gave it. "gantry-device-plugin discover" prints what
-// discovery sees as JSON and exits. Flags and wiring only; see
-// deviceplugin/agent.
+// node's GPUs (NVML) and NPUs (a static inventory file) and hands them to
+// kubelet in the one mode its configuration names. In device-plugin mode it
+// serves kubelet's device-plugin API, publishes the inventory on the Node
+// and records on each pod what kubelet gave it (deviceplugin/agent); in dra
+// mode it is the DRA driver gpu.gantry.dev (deviceplugin/dra/agentmode).
+// "gantry-device-plugin discover" prints what discovery sees as JSON and
+// exits. Flags and wiring only.
 package main
 
 import (
@@ -34,6 +36,7 @@ import (
 	"github.com/gantry-dev/gantry/deviceplugin/apis/config/v1alpha1"
 	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
+	"github.com/gantry-dev/gantry/deviceplugin/dra/agentmode"
 	"github.com/gantry-dev/gantry/deviceplugin/metrics"
 	"github.com/gantry-dev/gantry/deviceplugin/mps"
 	"github.com/gantry-dev/gantry/deviceplugin/podresources"
@@ -102,11 +105,14 @@ func main() {
 	b.register(flag.CommandLine)
 	kubeconfig := flag.String("kubeconfig", "", "kubeconfig file; in-cluster configuration when empty")
 	nodeName := flag.String("node-name", os.Getenv("NODE_NAME"), "this node's name (default $NODE_NAME)")
-	pluginDir := flag.String("device-plugin-dir", pluginapi.DevicePluginPath, "kubelet's device-plugin directory")
-	prSocket := flag.String("pod-resources-socket", podresources.DefaultSocket, "kubelet's PodResources API socket")
-	steerPR := flag.Bool("steer-with-pod-resources", true, "ask kubelet's PodResources API which pod it is admitting when steering")
-	reconcileEvery := flag.Duration("reconcile-interval", 10*time.Second, "time between full passes recording allocations on pods")
-	heartbeat := flag.Duration("heartbeat", time.Minute, "how often the node's inventory is re-checked without a change")
+	var k kubeletFlags
+	flag.StringVar(&k.pluginDir, "device-plugin-dir", pluginapi.DevicePluginPath, "kubelet's device-plugin directory (device-plugin mode)")
+	flag.StringVar(&k.prSocket, "pod-resources-socket", podresources.DefaultSocket, "kubelet's PodResources API socket (device-plugin mode)")
+	flag.BoolVar(&k.steerPR, "steer-with-pod-resources", true, "ask kubelet's PodResources API which pod it is admitting when steering (device-plugin mode)")
+	flag.DurationVar(&k.reconcileEvery, "reconcile-interval", 10*time.Second, "time between full passes recording allocations on pods (device-plugin mode)")
+	flag.DurationVar(&k.heartbeat, "heartbeat", time.Minute, "how often the node's inventory is re-checked without a change (device-plugin mode)")
+	flag.StringVar(&k.draPluginDir, "dra-plugin-dir", agentmode.DefaultPluginDataDir, "the driver's socket and checkpoint directory under kubelet's plugins directory (dra mode)")
+	flag.StringVar(&k.registrarDir, "plugin-registration-dir", agentmode.DefaultRegistrarDir, "kubelet's plugin registration directory (dra mode)")
 	metricsAddr := flag.String("metrics-bind-address", ":9466", "address serving /metrics and /healthz; none when empty")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	configFile := flag.String("config", "", "DevicePluginConfiguration file (gantry.dev/v1alpha1); defaults when empty")
@@ -121,7 +127,7 @@ func main() {
 		klog.ErrorS(err, "gantry-device-plugin: bad configuration", "file", *configFile)
 		os.Exit(1)
 	}
-	if err := run(&b, conf, *kubeconfig, *nodeName, *pluginDir, *prSocket, *steerPR, *reconcileEvery, *heartbeat, *metricsAddr); err != nil {
+	if err := run(&b, &k, conf, *kubeconfig, *nodeName, *metricsAddr); err != nil {
 		klog.ErrorS(err, "gantry-device-plugin failed")
 		os.Exit(1)
 	}
@@ -139,7 +145,16 @@ func loadConfig(file string) (*config.DevicePluginConfiguration, error) {
 	return v1alpha1.Load(data)
 }
 
-func run(b *backendFlags, conf *config.DevicePluginConfiguration, kubeconfig, node, pluginDir, prSocket string, steerPR bool, reconcileEvery, heartbeat time.Duration, metricsAddr string) error {
+// kubeletFlags locate kubelet's side of each mode.
+type kubeletFlags struct {
+	pluginDir, prSocket       string
+	steerPR                   bool
+	reconcileEvery, heartbeat time.Duration
+	draPluginDir              string
+	registrarDir              string
+}
+
+func run(b *backendFlags, k *kubeletFlags, conf *config.DevicePluginConfiguration, kubeconfig, node, metricsAddr string) error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	lib := nvml.New()
@@ -151,8 +166,10 @@ func run(b *backendFlags, conf *config.DevicePluginConfiguration, kubeconfig, no
 	if err != nil {
 		return fmt.Errorf("kubernetes client configuration: %w", err)
 	}
-	// Every call has a deadline; the pod informer's watches get a client
-	// of their own without one.
+	// In device-plugin mode every call has a deadline (apiTimeout) and the
+	// pod informer's watches get a client of their own without one. DRA
+	// mode's one client (the slice publisher's watch, claim reads bounded
+	// by kubelet's deadline) is the one without.
 	watchClient, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
@@ -186,12 +203,20 @@ func run(b *backendFlags, conf *config.DevicePluginConfiguration, kubeconfig, no
 		}()
 		defer srv.Close()
 	}
+	klog.FromContext(ctx).Info("Starting the node agent", "mode", conf.Mode, "node", node)
+	if conf.Mode == config.ModeDRA {
+		// Validation made sure of CDI and no MPS.
+		return agentmode.Serve(ctx, agentmode.ServeConfig{
+			NodeName: node, KubeClient: watchClient, Backends: backends, Metrics: m, CDI: *cdiCfg,
+			PluginDataDir: k.draPluginDir, RegistrarDir: k.registrarDir,
+		})
+	}
 	return agent.Run(ctx, agent.Config{
 		Client: client, WatchClient: watchClient, Node: node, Backends: backends, CDI: cdiCfg, PodResourcesTimeout: conf.APITimeout,
 		MPS: mpsCfg, NVML: lib,
-		SocketDir: pluginDir, KubeletSocket: filepath.Join(pluginDir, filepath.Base(pluginapi.KubeletSocket)),
-		PodResourcesSocket: prSocket, SteerWithPodResources: steerPR,
-		ReconcileInterval: reconcileEvery, Heartbeat: heartbeat, Metrics: m,
+		SocketDir: k.pluginDir, KubeletSocket: filepath.Join(k.pluginDir, filepath.Base(pluginapi.KubeletSocket)),
+		PodResourcesSocket: k.prSocket, SteerWithPodResources: k.steerPR,
+		ReconcileInterval: k.reconcileEvery, Heartbeat: k.heartbeat, Metrics: m,
 	})
 }
 
