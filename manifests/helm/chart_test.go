@@ -199,6 +199,17 @@ var (
 		{"ConfigMap", namespace, "gantry-device-plugin-config"},
 		{"DaemonSet", namespace, "gantry-device-plugin"},
 	}
+	draObjects = []key{
+		{"DeviceClass", "", "gpu.gantry.dev"},
+		{"DeviceClass", "", "npu.gantry.dev"},
+		{"ServiceAccount", namespace, "gantry-dra-driver"},
+		{"ClusterRole", "", "gantry-dra-driver"},
+		{"ClusterRoleBinding", "", "gantry-dra-driver"},
+		{"ValidatingAdmissionPolicy", "", "gantry-dra-driver-own-slices"},
+		{"ValidatingAdmissionPolicyBinding", "", "gantry-dra-driver-own-slices"},
+		{"ConfigMap", namespace, "gantry-dra-driver-config"},
+		{"DaemonSet", namespace, "gantry-dra-driver"},
+	}
 	webhookObjects = []key{
 		{"ServiceAccount", namespace, "gantry-webhook"},
 		{"Role", namespace, "gantry-webhook"},
@@ -238,28 +249,36 @@ func TestRenderToggles(t *testing.T) {
 		want    [][]key
 		wantCfg bool
 	}{
-		{"defaults", nil, [][]key{schedulerObjects, devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, true},
+		{"defaults", nil, [][]key{schedulerObjects, devicePluginObjects, draObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, true},
 		// The autoscaler simulates with the scheduler's ConfigMap, so it stays.
-		{"scheduler disabled", off("scheduler"), [][]key{devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, true},
-		{"device plugin disabled", off("devicePlugin"), [][]key{schedulerObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, true},
+		{"scheduler disabled", off("scheduler"), [][]key{devicePluginObjects, draObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, true},
+		{"device plugin disabled", off("devicePlugin"), [][]key{schedulerObjects, draObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, true},
+		{"DRA mode disabled", off("dra"), [][]key{schedulerObjects, devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, true},
+		{"claim templates in two namespaces", map[string]any{"dra": map[string]any{"claimTemplates": map[string]any{
+			"namespaces": []any{"team-a", "team-b"}, "percents": []any{25, 100}}}},
+			[][]key{schedulerObjects, devicePluginObjects, draObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects, {
+				{"ResourceClaimTemplate", "team-a", "gpu-25"}, {"ResourceClaimTemplate", "team-a", "gpu-100"},
+				{"ResourceClaimTemplate", "team-b", "gpu-25"}, {"ResourceClaimTemplate", "team-b", "gpu-100"},
+			}}, true},
 		{"autoscaler without leader election", map[string]any{"autoscaler": map[string]any{"leaderElect": false}},
-			[][]key{schedulerObjects, devicePluginObjects, autoscalerObjects, webhookObjects}, true},
-		{"autoscaler disabled", off("autoscaler"), [][]key{schedulerObjects, devicePluginObjects, webhookObjects}, true},
-		{"webhook disabled", off("webhook"), [][]key{schedulerObjects, devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects}, true},
+			[][]key{schedulerObjects, devicePluginObjects, draObjects, autoscalerObjects, webhookObjects}, true},
+		{"autoscaler disabled", off("autoscaler"), [][]key{schedulerObjects, devicePluginObjects, draObjects, webhookObjects}, true},
+		{"webhook disabled", off("webhook"), [][]key{schedulerObjects, devicePluginObjects, draObjects, autoscalerObjects, autoscalerLeaderObjects}, true},
 		// PreBind patches the allocation on the pod: only then may the
 		// scheduler patch pods.
 		{"scheduler writing in PreBind", map[string]any{"scheduler": map[string]any{"writeAllocation": "PreBind"}},
-			[][]key{schedulerObjects, schedulerPreBindObjects, devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, true},
+			[][]key{schedulerObjects, schedulerPreBindObjects, devicePluginObjects, draObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, true},
 		{"all disabled", map[string]any{
 			"scheduler":    map[string]any{"enabled": false},
 			"devicePlugin": map[string]any{"enabled": false},
+			"dra":          map[string]any{"enabled": false},
 			"autoscaler":   map[string]any{"enabled": false},
 			"webhook":      map[string]any{"enabled": false},
 		}, nil, false},
 		{"scheduler disabled, autoscaler without its config", map[string]any{
 			"scheduler":  map[string]any{"enabled": false},
 			"autoscaler": map[string]any{"useSchedulerConfig": false},
-		}, [][]key{devicePluginObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, false},
+		}, [][]key{devicePluginObjects, draObjects, autoscalerObjects, autoscalerLeaderObjects, webhookObjects}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -451,6 +470,7 @@ func TestRBACMatchesKustomize(t *testing.T) {
 	for dir, files := range map[string][]string{
 		"scheduler":    {"rbac.yaml"},
 		"deviceplugin": {"rbac.yaml"},
+		"dra":          {"driver-rbac.yaml"},
 		"autoscaler":   {"rbac.yaml"},
 		"webhook":      {"rbac.yaml"},
 	} {
@@ -503,6 +523,7 @@ func TestWorkloadsMatchKustomize(t *testing.T) {
 	for dir, files := range map[string][]string{
 		"scheduler":    {"deployment.yaml"},
 		"deviceplugin": {"daemonset.yaml"},
+		"dra":          {"agent-daemonset.yaml"},
 		"autoscaler":   {"deployment.yaml"},
 		"webhook":      {"deployment.yaml"},
 	} {
@@ -523,6 +544,7 @@ func TestWorkloadsMatchKustomize(t *testing.T) {
 	for _, k := range []key{
 		{"Deployment", namespace, "gantry-scheduler"},
 		{"DaemonSet", namespace, "gantry-device-plugin"},
+		{"DaemonSet", namespace, "gantry-dra-driver"},
 		{"Deployment", namespace, "gantry-autoscaler"},
 		{"Deployment", namespace, "gantry-webhook"},
 	} {
@@ -563,8 +585,26 @@ func TestWorkloadsMatchKustomize(t *testing.T) {
 	if diff := cmp.Diff(wantDP, gotDP); diff != "" {
 		t.Errorf("DevicePluginConfiguration (-kustomize +chart):\n%s", diff)
 	}
-	if gotDP.DeviceListStrategy != devicepluginconfig.StrategyCDI || gotDP.MPS.Enabled {
-		t.Errorf("the shipped agent configuration must be cdi without MPS, got %s, mps %v", gotDP.DeviceListStrategy, gotDP.MPS.Enabled)
+	if gotDP.Mode != devicepluginconfig.ModeDevicePlugin || gotDP.DeviceListStrategy != devicepluginconfig.StrategyCDI || gotDP.MPS.Enabled {
+		t.Errorf("the shipped agent configuration must be device-plugin mode, cdi without MPS, got %s, %s, mps %v", gotDP.Mode, gotDP.DeviceListStrategy, gotDP.MPS.Enabled)
+	}
+
+	// The DRA-mode agent's configuration, the same way.
+	draKey := key{"ConfigMap", namespace, "gantry-dra-driver-config"}
+	gotDRA, err := devicepluginv1alpha1.Load([]byte(got[draKey].(*corev1.ConfigMap).Data["config.yaml"]))
+	if err != nil {
+		t.Fatalf("chart's DRA-mode DevicePluginConfiguration: %v", err)
+	}
+	kustDRA := kustomize(t, "dra", "agent-config.yaml")[draKey].(*corev1.ConfigMap)
+	wantDRA, err := devicepluginv1alpha1.Load([]byte(kustDRA.Data["config.yaml"]))
+	if err != nil {
+		t.Fatalf("kustomize's DRA-mode DevicePluginConfiguration: %v", err)
+	}
+	if diff := cmp.Diff(wantDRA, gotDRA); diff != "" {
+		t.Errorf("DRA-mode DevicePluginConfiguration (-kustomize +chart):\n%s", diff)
+	}
+	if gotDRA.Mode != devicepluginconfig.ModeDRA {
+		t.Errorf("gantry-dra-driver-config runs mode %q, want dra", gotDRA.Mode)
 	}
 }
 
@@ -640,6 +680,14 @@ func TestAdmissionMatchesKustomize(t *testing.T) {
 	want := kustomize(t, "webhook", "webhooks.yaml")
 	for k, v := range kustomize(t, "deviceplugin", "admission-policy.yaml") {
 		want[k] = v
+	}
+	// driver-rbac.yaml holds the DRA identity's RBAC (compared above) and
+	// its policy.
+	for k, v := range kustomize(t, "dra", "driver-rbac.yaml") {
+		switch v.(type) {
+		case *admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
+			want[k] = v
+		}
 	}
 	for k, w := range want {
 		g, ok := got[k]

@@ -32,7 +32,10 @@ func TestImagesUseTheReleaseTag(t *testing.T) {
 		"manifests/scheduler":    kustomize(t, "scheduler", "deployment.yaml"),
 		"manifests/autoscaler":   kustomize(t, "autoscaler", "deployment.yaml"),
 		"manifests/deviceplugin": kustomize(t, "deviceplugin", "daemonset.yaml"),
+		"manifests/dra":          kustomize(t, "dra", "agent-daemonset.yaml"),
 	}
+	// The DRA-mode agent is the node agent's binary in another mode.
+	imageOf := map[string]string{"gantry-dra-driver": "gantry-device-plugin"}
 	for source, objs := range sets {
 		seen := 0
 		for k, obj := range objs {
@@ -47,7 +50,11 @@ func TestImagesUseTheReleaseTag(t *testing.T) {
 			}
 			for _, ctr := range append(spec.InitContainers, spec.Containers...) {
 				seen++
-				want := "ghcr.io/gantry-dev/" + k.Name + ":" + version
+				image := k.Name
+				if i, ok := imageOf[k.Name]; ok {
+					image = i
+				}
+				want := "ghcr.io/gantry-dev/" + image + ":" + version
 				if ctr.Image != want {
 					t.Errorf("%s: %s container %s runs %q, want %q", source, k, ctr.Name, ctr.Image, want)
 				}

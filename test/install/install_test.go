@@ -2,6 +2,7 @@ package install
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,9 +34,13 @@ func TestInstall(t *testing.T) {
 
 	// helm install gantry manifests/helm/gantry -n kube-system
 	// --dry-run=server, on the empty cluster: every object would be
-	// created, and nothing is.
-	chart := renderChart(t, filepath.Join(root, "manifests", "helm", "gantry"))
+	// created, and nothing is. The defaults render every kind of object
+	// but the DRA claim templates, which go to the namespaces an operator
+	// names; name one.
+	chart := renderChart(t, filepath.Join(root, "manifests", "helm", "gantry"),
+		map[string]any{"dra": map[string]any{"claimTemplates": map[string]any{"namespaces": []any{metav1.NamespaceDefault}}}})
 	require.NotEmpty(t, chart)
+	requireKinds(t, chart, "DeviceClass", "ResourceClaimTemplate", "ValidatingAdmissionPolicy", "DaemonSet")
 	helm, err := manifest.NewApplier(cp.Config, "helm", namespace)
 	require.NoError(t, err)
 	helm.DryRun = true
@@ -60,20 +65,47 @@ func TestInstall(t *testing.T) {
 		require.NoError(t, kubectl.Apply(ctx, objs...), "kubectl apply --server-side -k %s", dir)
 		all = append(all, objs...)
 	}
+	requireKinds(t, all, "DeviceClass", "DaemonSet")
+	// kubectl apply --server-side -n default -f manifests/dra/claimtemplates.yaml:
+	// the claim templates are applied per namespace, not by a base.
+	templates, err := manifest.Decode("claimtemplates.yaml", readFile(t, filepath.Join(root, "manifests", "dra", "claimtemplates.yaml")))
+	require.NoError(t, err)
+	requireKinds(t, templates, "ResourceClaimTemplate")
+	require.NoError(t, kubectl.Apply(ctx, templates...), "kubectl apply --server-side -n default -f manifests/dra/claimtemplates.yaml")
+	all = append(all, templates...)
 	got, err := kubectl.Existing(ctx, all...)
 	require.NoError(t, err)
 	require.Len(t, got, len(all), "every object of the bases exists")
-	t.Logf("RESULT: %d chart objects accepted by a server-side dry run, %d objects of %d kustomize bases applied", len(chart), len(all), len(bases))
+	t.Logf("RESULT: %d chart objects accepted by a server-side dry run, %d objects of %d kustomize bases and the claim templates applied", len(chart), len(all), len(bases))
 }
 
-// renderChart renders the chart with its default values, as `helm install
-// gantry manifests/helm/gantry -n kube-system` does, in helm's install
-// order.
-func renderChart(t *testing.T, dir string) []*unstructured.Unstructured {
+// requireKinds fails unless objs hold an object of each kind.
+func requireKinds(t *testing.T, objs []*unstructured.Unstructured, kinds ...string) {
+	t.Helper()
+	have := map[string]bool{}
+	for _, o := range objs {
+		have[o.GetKind()] = true
+	}
+	for _, k := range kinds {
+		require.True(t, have[k], "no %s among the objects", k)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return data
+}
+
+// renderChart renders the chart with vals over its defaults, as `helm
+// install gantry manifests/helm/gantry -n kube-system` does, in helm's
+// install order.
+func renderChart(t *testing.T, dir string, vals map[string]any) []*unstructured.Unstructured {
 	t.Helper()
 	c, err := loader.Load(dir)
 	require.NoError(t, err)
-	rv, err := chartutil.ToRenderValues(c, map[string]any{}, chartutil.ReleaseOptions{
+	rv, err := chartutil.ToRenderValues(c, vals, chartutil.ReleaseOptions{
 		Name: "gantry", Namespace: namespace, Revision: 1, IsInstall: true}, chartutil.DefaultCapabilities)
 	require.NoError(t, err)
 	rendered, err := engine.Render(c, rv)

@@ -11,6 +11,7 @@ import (
 	resourceapi "k8s.io/api/resource/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2/ktesting"
@@ -24,26 +25,28 @@ import (
 )
 
 // TestDRADriverIdentityIsScopedToItsNode applies the shipped RBAC and
-// admission policy of DRA mode and acts with a real token of the node
-// agent's service account bound to its pod on n1: the driver publishes
-// n1's slice, and the identity can write no other node's slice and no
-// other driver's.
+// admission policy of DRA mode and acts with a real token of the DRA-mode
+// agent's service account gantry-dra-driver bound to its pod on n1: the
+// driver publishes n1's slice, and the identity can write no other node's
+// slice and no other driver's, and has none of device-plugin mode's node
+// and pod writes; device-plugin mode's identity writes no slice.
 func TestDRADriverIdentityIsScopedToItsNode(t *testing.T) {
 	cp := harness.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	require.NoError(t, cp.ApplyFiles(ctx, "manifests/deviceplugin/rbac.yaml", "manifests/dra/driver-rbac.yaml"))
+	const sa = "gantry-dra-driver"
 	for _, n := range []string{"n1", "n2"} {
 		_, err := harness.CreateReadyNode(ctx, cp.Client, harness.NewKWOKNode(n, nil))
 		require.NoError(t, err)
 	}
 	pod, err := cp.Client.CoreV1().Pods("kube-system").Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "gantry-device-plugin-n1", Namespace: "kube-system"},
-		Spec: corev1.PodSpec{NodeName: "n1", ServiceAccountName: "gantry-device-plugin",
+		ObjectMeta: metav1.ObjectMeta{Name: "gantry-dra-driver-n1", Namespace: "kube-system"},
+		Spec: corev1.PodSpec{NodeName: "n1", ServiceAccountName: sa,
 			Containers: []corev1.Container{{Name: "agent", Image: "gantry-device-plugin"}}},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	cfg, err := cp.ServiceAccountConfig(ctx, "kube-system", "gantry-device-plugin", harness.BoundToPod(pod))
+	cfg, err := cp.ServiceAccountConfig(ctx, "kube-system", sa, harness.BoundToPod(pod))
 	require.NoError(t, err)
 	agent, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
@@ -64,18 +67,39 @@ func TestDRADriverIdentityIsScopedToItsNode(t *testing.T) {
 		return true, nil
 	}))
 	require.True(t, apierrors.IsForbidden(denied), "got %v", denied)
-	require.ErrorContains(t, denied, "gantry-device-plugin may only write the ResourceSlices of its own node (the node in its token)")
+	require.ErrorContains(t, denied, "gantry-dra-driver may only write the ResourceSlices of its own node (the node in its token)")
 
 	foreign := dratest.MakeSlice("n1").Name("n1-nic").Obj()
 	foreign.Spec.Driver = "nic.example.com"
 	err = create(foreign)
 	require.True(t, apierrors.IsForbidden(err), "got %v", err)
-	require.ErrorContains(t, err, "gantry-device-plugin may only write ResourceSlices of the driver gpu.gantry.dev")
+	require.ErrorContains(t, err, "gantry-dra-driver may only write ResourceSlices of the driver gpu.gantry.dev")
 
 	_, err = agent.ResourceV1().ResourceClaims("default").List(ctx, metav1.ListOptions{})
 	require.True(t, apierrors.IsForbidden(err), "listing claims: %v", err)
 	_, err = agent.ResourceV1().ResourceClaims("default").Get(ctx, "none", metav1.GetOptions{})
 	require.True(t, apierrors.IsNotFound(err), "getting a claim: %v", err)
+
+	// None of device-plugin mode's writes: a DRA-mode agent patches no
+	// Node and no pod.
+	_, err = agent.CoreV1().Nodes().Patch(ctx, "n1", types.MergePatchType, []byte(`{"metadata":{"annotations":{"gantry.dev/inventory":"{}"}}}`), metav1.PatchOptions{})
+	require.True(t, apierrors.IsForbidden(err), "patching its own Node: %v", err)
+	_, err = agent.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	require.True(t, apierrors.IsForbidden(err), "listing pods: %v", err)
+	// And device-plugin mode's identity, even bound to a pod on n1, writes
+	// no slice.
+	dpPod, err := cp.Client.CoreV1().Pods("kube-system").Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "gantry-device-plugin-n1", Namespace: "kube-system"},
+		Spec: corev1.PodSpec{NodeName: "n1", ServiceAccountName: "gantry-device-plugin",
+			Containers: []corev1.Container{{Name: "agent", Image: "gantry-device-plugin"}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	dpCfg, err := cp.ServiceAccountConfig(ctx, "kube-system", "gantry-device-plugin", harness.BoundToPod(dpPod))
+	require.NoError(t, err)
+	dp, err := kubernetes.NewForConfig(dpCfg)
+	require.NoError(t, err)
+	_, err = dp.ResourceV1().ResourceSlices().Create(ctx, dratest.MakeSlice("n1").Name("n1-dp").Obj(), metav1.CreateOptions{})
+	require.True(t, apierrors.IsForbidden(err), "device-plugin mode creating a slice: %v", err)
 
 	// The driver itself, with that identity, publishes n1's cards.
 	_, dctx := ktesting.NewTestContext(t)

@@ -37,3 +37,26 @@ needed: by the scheduler, or by the autoscaler's simulation.
 true
 {{- end -}}
 {{- end -}}
+
+{{/*
+gantry.agentAffinity renders the node agent's affinity: the user's
+"affinity" with the node-affinity requirement "expression" added to every
+node selector term (terms are ORed, so each must carry it), given a dict
+with "affinity" and "expression". It is how the device-plugin DaemonSet
+keeps off the nodes in DRA mode whatever affinity the user adds.
+*/}}
+{{- define "gantry.agentAffinity" -}}
+{{- $aff := deepCopy (.affinity | default dict) -}}
+{{- $na := get $aff "nodeAffinity" | default dict -}}
+{{- $req := get $na "requiredDuringSchedulingIgnoredDuringExecution" | default dict -}}
+{{- $terms := list -}}
+{{- range (get $req "nodeSelectorTerms" | default (list dict)) -}}
+{{- $t := deepCopy . -}}
+{{- $_ := set $t "matchExpressions" (append (get $t "matchExpressions" | default list) $.expression) -}}
+{{- $terms = append $terms $t -}}
+{{- end -}}
+{{- $_ := set $req "nodeSelectorTerms" $terms -}}
+{{- $_ := set $na "requiredDuringSchedulingIgnoredDuringExecution" $req -}}
+{{- $_ := set $aff "nodeAffinity" $na -}}
+{{- toYaml $aff -}}
+{{- end -}}
