@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
+	k8smetrics "k8s.io/component-base/metrics"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 	testclock "k8s.io/utils/clock/testing"
@@ -34,6 +36,7 @@ import (
 	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery/nvmltest"
+	"github.com/gantry-dev/gantry/deviceplugin/metrics"
 	"github.com/gantry-dev/gantry/deviceplugin/mps"
 )
 
@@ -63,6 +66,10 @@ type env struct {
 	cdiCache            *cdiapi.Cache
 	// mps, when set, runs the agent's MPS daemon (a fake control binary).
 	mps *mps.Config
+	// metrics are the agent's metrics (kept across agent restarts), and
+	// metricsURL serves them as the agent's /metrics endpoint does.
+	metrics    *metrics.Metrics
+	metricsURL string
 
 	stopAgent func()
 }
@@ -93,6 +100,11 @@ func newEnvWith(t *testing.T, steerWithPodResources bool, mpsCfg *mps.Config) *e
 		clock: testclock.NewFakeClock(time.Unix(1_700_000_000, 0)), prDir: t.TempDir(), steer: steerWithPodResources,
 		events: record.NewFakeRecorder(10000), specDir: t.TempDir(), toolkitDir: t.TempDir(), mps: mpsCfg}
 	writeToolkitSpec(t, e.toolkitDir)
+	reg := k8smetrics.NewKubeRegistry()
+	e.metrics = metrics.New().Register(reg)
+	srv := httptest.NewServer(k8smetrics.HandlerFor(reg, k8smetrics.HandlerOpts{}))
+	t.Cleanup(srv.Close)
+	e.metricsURL = srv.URL + "/metrics"
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 	e.k = startKubelet(t, e.prDir, nil, nil)
@@ -120,6 +132,7 @@ func (e *env) startAgent() {
 		CDI:                   &cdi.Config{Dir: e.specDir, ToolkitDirs: []string{e.toolkitDir}},
 		MPS:                   e.mps,
 		NVML:                  e.nvml,
+		Metrics:               e.metrics,
 	}
 	go func() { done <- agent.Run(ctx, cfg) }()
 	var once sync.Once

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,13 +34,25 @@ const (
 	gpuRes    = string(contract.ResourceGPUPercent)
 )
 
+// lockFile serializes the tests of every checkout on the machine: two
+// test binaries sharing kubelet's device-plugin directory would wipe each
+// other's sockets.
+const lockFile = "/run/lock/gantry-handofftest.lock"
+
 // requireKubeletDir skips unless the test may own kubelet's device-plugin
-// directory, and empties it before and after the test.
+// directory, waits until no other test process on the machine holds it, and
+// empties it before and after the test.
 func requireKubeletDir(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("kubelet's device manager serves at " + pluginDir + "; run as root")
 	}
+	require.NoError(t, os.MkdirAll(filepath.Dir(lockFile), 0o755))
+	lock, err := os.OpenFile(lockFile, os.O_CREATE|os.O_RDWR, 0o600)
+	require.NoError(t, err)
+	require.NoError(t, syscall.Flock(int(lock.Fd()), syscall.LOCK_EX), "locking %s", lockFile)
+	// Registered first, so it runs after the directory's cleanup below.
+	t.Cleanup(func() { _ = lock.Close() })
 	if _, err := os.Stat(filepath.Join(pluginDir, "kubelet.sock")); err == nil {
 		if _, mine := os.Stat(filepath.Join(pluginDir, ".gantry-handofftest")); mine != nil {
 			t.Skip("a real kubelet seems to own " + pluginDir)
@@ -144,6 +157,17 @@ func (k *kubelet) admit(ctx context.Context, pod *corev1.Pod) error {
 		}
 	}
 	return nil
+}
+
+// release ends pods, as kubelet does when they finish or are deleted: they
+// stop being active, and the device manager frees their devices at its
+// next look at the active pods (every PodResources List makes one).
+func (k *kubelet) release(pods ...*corev1.Pod) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, p := range pods {
+		delete(k.active, p.UID)
+	}
 }
 
 // devices returns the slot IDs kubelet gave a container, sorted.

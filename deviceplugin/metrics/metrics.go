@@ -38,6 +38,11 @@ type Metrics struct {
 	Registrations *metrics.CounterVec
 	// DeviceHealthy is 1 for a healthy device and 0 otherwise.
 	DeviceHealthy *metrics.GaugeVec
+	// DeviceAllocated is, per card of the node, the percent of it kubelet
+	// has handed out to active pods (the slots it lists in PodResources).
+	// Its labels are those of DeviceHealthy: one series per card, never a
+	// pod or namespace label.
+	DeviceAllocated *metrics.GaugeVec
 	// HealthTransitions counts health changes by kind and new health.
 	HealthTransitions *metrics.CounterVec
 	// Publishes counts node patches by result.
@@ -74,6 +79,11 @@ func New() *Metrics {
 			Help:           "1 when the device takes new shares, 0 when it is unhealthy.",
 			StabilityLevel: metrics.ALPHA,
 		}, []string{"device", "kind", "model"}),
+		DeviceAllocated: metrics.NewGaugeVec(&metrics.GaugeOpts{
+			Namespace: namespace, Subsystem: subsystem, Name: "device_allocated_percent",
+			Help:           "Percent of the card kubelet has handed out to active pods' containers (0..100), as its PodResources API lists them.",
+			StabilityLevel: metrics.ALPHA,
+		}, []string{"device", "kind", "model"}),
 		HealthTransitions: metrics.NewCounterVec(&metrics.CounterOpts{
 			Namespace: namespace, Subsystem: subsystem, Name: "health_transitions_total",
 			Help:           "Device health changes, by kind and the new health.",
@@ -95,7 +105,7 @@ func New() *Metrics {
 // Register registers every metric with r and returns m.
 func (m *Metrics) Register(r metrics.KubeRegistry) *Metrics {
 	r.MustRegister(m.Allocations, m.Steering, m.SteeringMisses, m.Registrations,
-		m.DeviceHealthy, m.HealthTransitions, m.Publishes, m.RecordPatches)
+		m.DeviceHealthy, m.DeviceAllocated, m.HealthTransitions, m.Publishes, m.RecordPatches)
 	return m
 }
 

@@ -164,3 +164,27 @@ func containerOrder(pod *corev1.Pod, held map[string]map[corev1.ResourceName][]s
 	sort.Strings(rest)
 	return append(out, rest...)
 }
+
+// Held returns, per device ID, how many distinct slots of it kubelet lists
+// as held by active pods, over every Gantry resource: the percent of the
+// card handed out. IDs that are not slot IDs are left out.
+func (s Snapshot) Held() map[string]int {
+	seen := map[string]bool{}
+	out := map[string]int{}
+	for _, containers := range s.pods {
+		for _, byRes := range containers {
+			for _, ids := range byRes {
+				for _, id := range ids {
+					if seen[id] {
+						continue
+					}
+					seen[id] = true
+					if dev, _, err := contract.ParseSlotID(id); err == nil {
+						out[dev]++
+					}
+				}
+			}
+		}
+	}
+	return out
+}

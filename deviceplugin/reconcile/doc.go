@@ -8,4 +8,8 @@
 // record nobody could have earned (on a pod kubelet has not admitted) is
 // removed, and a wrong one is overwritten, so a pod that sets the annotation
 // itself gains nothing from it.
+//
+// Each pass also exports, per card of the node, the percent kubelet has
+// handed out (gantry_deviceplugin_device_allocated_percent), labelled only
+// by the card, its kind and its model.
 package reconcile

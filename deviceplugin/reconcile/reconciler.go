@@ -59,6 +59,10 @@ type Reconciler struct {
 
 	once    sync.Once
 	trigger chan struct{}
+
+	// mu guards exported: the labels of each card's allocation series.
+	mu       sync.Mutex
+	exported map[string][3]string
 }
 
 // Result counts what one pass did.
@@ -79,6 +83,7 @@ func (r *Reconciler) RunOnce(ctx context.Context) (Result, error) {
 	}
 	snap := podresources.NewSnapshot(resp)
 	inv, _ := r.Devices.Snapshot()
+	r.exportAllocated(snap, inv)
 	pods, err := r.Pods.List(labels.Everything())
 	if err != nil {
 		return res, fmt.Errorf("listing pods: %w", err)

@@ -81,7 +81,7 @@ func TestPrometheusRule(t *testing.T) {
 			alerts[r.Alert] = true
 		}
 	}
-	for _, a := range []string{"GantryAutoscalerLoopStalled", "GantryDeviceUnhealthy", "GantryPodsPendingOnDevices"} {
+	for _, a := range []string{"GantryAutoscalerLoopStalled", "GantryDeviceUnhealthy", "GantryPodsPendingOnDevices", "GantryUnhealthyDeviceHoldsShares"} {
 		require.True(t, alerts[a], "alert %s", a)
 	}
 }
@@ -113,7 +113,7 @@ func TestGrafanaDashboard(t *testing.T) {
 			}
 		}
 	}
-	for _, m := range []string{"gantry_autoscaler_loop_duration_seconds", "gantry_deviceplugin_device_healthy", "gantry_autoscaler_unschedulable_pods", "gantry_scheduler_device_placements_total"} {
+	for _, m := range []string{"gantry_autoscaler_loop_duration_seconds", "gantry_deviceplugin_device_healthy", "gantry_deviceplugin_device_allocated_percent", "gantry_autoscaler_unschedulable_pods", "gantry_scheduler_device_placements_total"} {
 		require.True(t, shown[m], "the dashboard shows %s", m)
 	}
 }
