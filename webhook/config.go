@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 
+	resourceclient "k8s.io/client-go/kubernetes/typed/resource/v1"
+
 	"github.com/gantry-dev/gantry/core/contract"
 )
 
@@ -13,6 +15,7 @@ const (
 	PathTranslate = "/translate-pods"
 	PathValidate  = "/validate-pods"
 	PathAuthority = "/validate-allocation-writers"
+	PathDRA       = "/dra-pods"
 )
 
 // ResourceNVIDIAGPU is the NVIDIA device plugin's resource, translated for
@@ -35,6 +38,10 @@ type Config struct {
 	// gantry.dev/allocation, on pods bound to the node named by their token's
 	// node claim (the node agent's service account).
 	AgentUsers []string
+	// ClaimTemplates reads the ResourceClaimTemplates that [PathDRA]
+	// references (get only). Without it every DRA-mode pod that asks a
+	// share is refused with a 500 saying so.
+	ClaimTemplates resourceclient.ResourceClaimTemplatesGetter
 }
 
 // Validate checks the configuration.

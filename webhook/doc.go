@@ -1,7 +1,7 @@
 // Package webhook is Gantry's admission webhook: plain net/http handlers for
 // admission.k8s.io/v1 AdmissionReview requests from kube-apiserver.
 //
-// Four paths serve pods:
+// Five paths serve pods:
 //
 //   - [PathMutate] sets spec.schedulerName to Gantry's profile on pods that
 //     ask for gantry.dev/* resources but name no scheduler (the API server
@@ -9,8 +9,15 @@
 //     a scheduler that knows nothing of shares.
 //   - [PathTranslate] does the same for namespaces that opt in to migration
 //     and first rewrites nvidia.com/gpu: N into gantry.dev/gpu-percent: N*100.
-//   - [PathValidate] refuses, at creation, a malformed share request with the
-//     very field-path messages the scheduler gives (both call core/share).
+//   - [PathDRA], in namespaces labelled gantry.dev/mode=dra, replaces each
+//     container's gantry.dev/<kind>-percent by a pod claim from Gantry's
+//     ResourceClaimTemplate for the share (core/dra.ClaimTemplate: size,
+//     models and isolation as CEL selectors), after checking the template
+//     exists and asks exactly that (one get; a missing one is refused with
+//     the command that creates it), and names the scheduler.
+//   - [PathValidate] refuses a malformed share request with the very
+//     field-path messages the scheduler gives (both call core/share), at
+//     creation and when an update makes it malformed.
 //   - [PathAuthority] refuses any write of gantry.dev/allocation or
 //     gantry.dev/allocated by an identity other than Gantry's own: the
 //     scheduler may write the intent, the node agent the record of pods on

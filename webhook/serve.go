@@ -33,6 +33,7 @@ func Handler(cfg Config, m *Metrics) (http.Handler, error) {
 		PathTranslate: a.translate,
 		PathValidate:  a.validate,
 		PathAuthority: a.validateWriters,
+		PathDRA:       a.rewriteDRA,
 	} {
 		mux.Handle(path, serveReview(path, r, m))
 	}

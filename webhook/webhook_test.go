@@ -75,7 +75,13 @@ func (r reviewReq) request(t *testing.T) *admissionv1.AdmissionRequest {
 // post sends req to path through the real handler and returns the response.
 func post(t *testing.T, path string, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	t.Helper()
-	h, err := Handler(testConfig(), nil)
+	return postWith(t, testConfig(), path, req)
+}
+
+// postWith is post through a handler with cfg.
+func postWith(t *testing.T, cfg Config, path string, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	t.Helper()
+	h, err := Handler(cfg, nil)
 	require.NoError(t, err)
 	body, err := json.Marshal(admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},

@@ -1,6 +1,7 @@
 // Command gantry-webhook is Gantry's admission webhook: it names
 // gantry-scheduler on pods that ask for Gantry devices, optionally
-// translates nvidia.com/gpu requests, refuses malformed share requests at
+// translates nvidia.com/gpu requests, rewrites shares into
+// ResourceClaimTemplate references in DRA-mode namespaces, refuses malformed share requests at
 // creation and refuses writes of Gantry's allocation annotations by anyone
 // but Gantry. Flags and wiring only; see package webhook.
 package main
@@ -77,10 +78,19 @@ func run(o options) error {
 	handlerMetrics := webhook.NewMetrics()
 	reg := k8smetrics.NewKubeRegistry()
 	handlerMetrics.Register(reg)
+	cfg, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubernetes client configuration: %w", err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
 	handler, err := webhook.Handler(webhook.Config{
 		SchedulerName:  o.schedulerName,
 		SchedulerUsers: list(o.schedulerUsers),
 		AgentUsers:     list(o.agentUsers),
+		ClaimTemplates: client.ResourceV1(),
 	}, handlerMetrics)
 	if err != nil {
 		return err
@@ -99,14 +109,6 @@ func run(o options) error {
 		}
 		if o.certSync <= 0 || o.certSync >= o.certValidity/3 {
 			return fmt.Errorf("--cert-sync-interval (%s) must be positive and well under a third of --cert-validity (%s)", o.certSync, o.certValidity)
-		}
-		cfg, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
-		if err != nil {
-			return fmt.Errorf("kubernetes client configuration: %w", err)
-		}
-		client, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return fmt.Errorf("kubernetes client: %w", err)
 		}
 		svc := o.serviceName + "." + o.namespace + ".svc"
 		m := &certs.Manager{

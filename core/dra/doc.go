@@ -7,7 +7,10 @@
 // inspect, the autoscaler and the simulator decide with one model in either
 // mode. RequestOf turns a pod's unallocated claims into the share.Request a
 // policy places, and DeviceOrder ranks a node's cards the way a policy would
-// choose them, for a first-fit allocator to follow.
+// choose them, for a first-fit allocator to follow. ClaimTemplate is the
+// other direction: the ResourceClaimTemplate (named by ClaimTemplateName)
+// that asks, through a claim, the share a container asks through
+// gantry.dev/<kind>-percent, which the webhook's DRA rewrite references.
 //
 // Like all of core, the package is pure: no clients, no logging, no clock.
 package dra

@@ -216,6 +216,8 @@ var (
 		{"RoleBinding", namespace, "gantry-webhook"},
 		{"ClusterRole", "", "gantry-webhook"},
 		{"ClusterRoleBinding", "", "gantry-webhook"},
+		{"ClusterRole", "", "gantry-webhook-claim-templates"},
+		{"ClusterRoleBinding", "", "gantry-webhook-claim-templates"},
 		{"Deployment", namespace, "gantry-webhook"},
 		{"Service", namespace, "gantry-webhook"},
 		{"PodDisruptionBudget", namespace, "gantry-webhook"},
@@ -717,7 +719,8 @@ func TestAdmissionMatchesKustomize(t *testing.T) {
 // TestWebhookCertManager renders the webhook with cert-manager: the pod
 // reads the certificate cert-manager writes, the configurations ask its CA
 // injector for caBundle, and the webhook loses its Secret and webhook
-// configuration permissions.
+// configuration permissions (it keeps reading ResourceClaimTemplates for
+// the DRA rewrite).
 func TestWebhookCertManager(t *testing.T) {
 	c := loadChart(t)
 	out, err := render(t, c, map[string]any{"webhook": map[string]any{"certManager": map[string]any{"enabled": true}}})
@@ -743,8 +746,9 @@ func TestWebhookCertManager(t *testing.T) {
 	if n := strings.Count(configs, "cert-manager.io/inject-ca-from: kube-system/gantry-webhook"); n != 2 {
 		t.Errorf("%d webhook configurations ask cert-manager for caBundle, want 2", n)
 	}
-	if strings.Contains(rbac, "kind: Role") || strings.Contains(rbac, "ClusterRole") {
-		t.Errorf("with cert-manager the webhook needs no Role or ClusterRole:\n%s", rbac)
+	if strings.Contains(rbac, "kind: Role") || strings.Count(rbac, "\nkind: ClusterRole\n") != 1 || !strings.Contains(rbac, "name: gantry-webhook-claim-templates") ||
+		strings.Contains(rbac, "secrets") || strings.Contains(rbac, "webhookconfigurations") {
+		t.Errorf("with cert-manager the webhook needs only the ClusterRole that gets ResourceClaimTemplates:\n%s", rbac)
 	}
 }
 

@@ -89,21 +89,7 @@ func TestDRAEndToEnd(t *testing.T) {
 	cp := harness.Start(t)
 	ctx := context.Background()
 	c := cp.Client
-
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "scheduler-config.yaml")
-	indented := "          " + strings.ReplaceAll(strings.TrimSpace(draArgs), "\n", "\n          ") + "\n"
-	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(draSchedulerConfig, cp.KubeconfigPath, indented)), 0o600))
-	port, err := harness.FreePort()
-	require.NoError(t, err)
-	harness.StartProcess(t, "gantry-scheduler",
-		"--config="+cfg,
-		"--authentication-kubeconfig="+cp.KubeconfigPath,
-		"--authorization-kubeconfig="+cp.KubeconfigPath,
-		"--bind-address=127.0.0.1",
-		fmt.Sprintf("--secure-port=%d", port),
-		"--v=2",
-	)
+	startDRAScheduler(t, cp)
 
 	// What manifests/dra ships: the DeviceClasses, and the claim templates
 	// in the workload's namespace.
@@ -261,6 +247,24 @@ func TestDRAEndToEnd(t *testing.T) {
 		note := waitFailedScheduling(t, cp, "too-big")
 		assert.Contains(t, note, `ResourceClaim default/too-big-gpu, request "gpu": asks 150 of capacity "percent" of class gpu.gantry.dev; a Gantry share is 1..100 percent of one device`)
 	})
+}
+
+// startDRAScheduler runs bin/gantry-scheduler with draSchedulerConfig.
+func startDRAScheduler(t *testing.T, cp *harness.ControlPlane) *harness.Process {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "scheduler-config.yaml")
+	indented := "          " + strings.ReplaceAll(strings.TrimSpace(draArgs), "\n", "\n          ") + "\n"
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(draSchedulerConfig, cp.KubeconfigPath, indented)), 0o600))
+	port, err := harness.FreePort()
+	require.NoError(t, err)
+	return harness.StartProcess(t, "gantry-scheduler",
+		"--config="+cfg,
+		"--authentication-kubeconfig="+cp.KubeconfigPath,
+		"--authorization-kubeconfig="+cp.KubeconfigPath,
+		"--bind-address=127.0.0.1",
+		fmt.Sprintf("--secure-port=%d", port),
+		"--v=2",
+	)
 }
 
 // host gives a node state the host resources the scheduler sees on the
