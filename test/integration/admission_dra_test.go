@@ -37,7 +37,7 @@ import (
 // TestDRAAdmission: pods keep their simple API in DRA mode. The shipped
 // webhook configurations and RBAC, the real bin/gantry-webhook as its
 // shipped ServiceAccount, the real bin/gantry-scheduler with the GantryDRA
-// profile, and kube-controller-manager's ResourceClaim controller (in
+// profile as its shipped ServiceAccount, and kube-controller-manager's ResourceClaim controller (in
 // process) on a real kube-apiserver: a pod asking gantry.dev/gpu-percent in
 // a namespace labelled gantry.dev/mode=dra gets a claim from Gantry's
 // template, the claim is allocated on the card FGD chooses, and the pod
@@ -48,7 +48,7 @@ func TestDRAAdmission(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cp, c := e.cp, e.cp.Client
-	startDRAScheduler(t, cp)
+	startDRAScheduler(t, cp, serviceAccountKubeconfig(t, ctx, cp, t.TempDir(), "gantry-scheduler"))
 	startClaimController(t, ctx, c)
 
 	root, err := harness.RepoRoot()

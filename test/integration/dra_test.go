@@ -89,7 +89,7 @@ func TestDRAEndToEnd(t *testing.T) {
 	cp := harness.Start(t)
 	ctx := context.Background()
 	c := cp.Client
-	startDRAScheduler(t, cp)
+	startDRAScheduler(t, cp, "")
 
 	// What manifests/dra ships: the DeviceClasses, and the claim templates
 	// in the workload's namespace.
@@ -249,18 +249,22 @@ func TestDRAEndToEnd(t *testing.T) {
 	})
 }
 
-// startDRAScheduler runs bin/gantry-scheduler with draSchedulerConfig.
-func startDRAScheduler(t *testing.T, cp *harness.ControlPlane) *harness.Process {
+// startDRAScheduler runs bin/gantry-scheduler with draSchedulerConfig, as
+// the identity of kubeconfig (the harness's admin when empty).
+func startDRAScheduler(t *testing.T, cp *harness.ControlPlane, kubeconfig string) *harness.Process {
 	t.Helper()
+	if kubeconfig == "" {
+		kubeconfig = cp.KubeconfigPath
+	}
 	cfg := filepath.Join(t.TempDir(), "scheduler-config.yaml")
 	indented := "          " + strings.ReplaceAll(strings.TrimSpace(draArgs), "\n", "\n          ") + "\n"
-	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(draSchedulerConfig, cp.KubeconfigPath, indented)), 0o600))
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(draSchedulerConfig, kubeconfig, indented)), 0o600))
 	port, err := harness.FreePort()
 	require.NoError(t, err)
 	return harness.StartProcess(t, "gantry-scheduler",
 		"--config="+cfg,
-		"--authentication-kubeconfig="+cp.KubeconfigPath,
-		"--authorization-kubeconfig="+cp.KubeconfigPath,
+		"--authentication-kubeconfig="+kubeconfig,
+		"--authorization-kubeconfig="+kubeconfig,
 		"--bind-address=127.0.0.1",
 		fmt.Sprintf("--secure-port=%d", port),
 		"--v=2",
