@@ -316,24 +316,8 @@ func run(cmd *cobra.Command, f *runFlags) error {
 	if err != nil {
 		return err // file:line reasons; nothing has been written
 	}
-	if f.autoscalerConfig != "" {
-		data, err := os.ReadFile(f.autoscalerConfig)
-		if err != nil {
-			return fmt.Errorf("--autoscaler-config: %w", err)
-		}
-		c, err := asv1alpha1.Load(data)
-		if err != nil {
-			return fmt.Errorf("--autoscaler-config %s: %w", f.autoscalerConfig, err) // field paths; nothing written
-		}
-		if f.keepNodes < 0 || f.keepNodes > len(t.Nodes) {
-			return fmt.Errorf("--keep-nodes: %d is not between 0 and the trace's %d nodes", f.keepNodes, len(t.Nodes))
-		}
-		if f.bootDelay < 0 {
-			return errors.New("--boot-delay must not be negative")
-		}
-		st := t
-		st.Nodes = t.Nodes[:f.keepNodes]
-		f.autoscale = &autoscaleSetup{cfg: c, static: st}
+	if err := setupAutoscale(f, t); err != nil {
+		return err // field paths; nothing written
 	}
 	// The runs allocate many short-lived objects and keep a small live heap:
 	// a lazier GC is faster, and a soft limit keeps parallel runs in check.
@@ -393,39 +377,69 @@ func run(cmd *cobra.Command, f *runFlags) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := writeReport(f, meta, results, opts); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "report written to %s\n", filepath.Join(f.out, "report.md"))
+	return nil
+}
+
+// setupAutoscale loads --autoscaler-config, when given, into f.autoscale.
+func setupAutoscale(f *runFlags, t trace.Trace) error {
+	if f.autoscalerConfig == "" {
+		return nil
+	}
+	data, err := os.ReadFile(f.autoscalerConfig)
+	if err != nil {
+		return fmt.Errorf("--autoscaler-config: %w", err)
+	}
+	c, err := asv1alpha1.Load(data)
+	if err != nil {
+		return fmt.Errorf("--autoscaler-config %s: %w", f.autoscalerConfig, err)
+	}
+	if f.keepNodes < 0 || f.keepNodes > len(t.Nodes) {
+		return fmt.Errorf("--keep-nodes: %d is not between 0 and the trace's %d nodes", f.keepNodes, len(t.Nodes))
+	}
+	if f.bootDelay < 0 {
+		return errors.New("--boot-delay must not be negative")
+	}
+	st := t
+	st.Nodes = t.Nodes[:f.keepNodes]
+	f.autoscale = &autoscaleSetup{cfg: c, static: st}
+	return nil
+}
+
+// writeReport writes the experiment's report of results (one per job, in
+// job order, as runJob returns them) into f.out.
+func writeReport(f *runFlags, meta report.Meta, results []any, opts report.Options) error {
 	switch f.experiment {
 	case "inflation":
 		rs := make([]*engine.InflationResult, len(results))
 		for i, r := range results {
 			rs[i] = r.(*engine.InflationResult)
 		}
-		err = report.WriteInflation(f.out, meta, rs, opts)
+		return report.WriteInflation(f.out, meta, rs, opts)
 	case "replay":
 		if f.autoscale != nil {
 			rs := make([]report.AutoscaleRun, len(results))
 			for i, r := range results {
 				rs[i] = r.(report.AutoscaleRun)
 			}
-			err = report.WriteReplayAutoscale(f.out, meta, autoscaleMeta(f), rs, opts)
-			break
+			return report.WriteReplayAutoscale(f.out, meta, autoscaleMeta(f), rs, opts)
 		}
 		rs := make([]*engine.ReplayResult, len(results))
 		for i, r := range results {
 			rs[i] = r.(*engine.ReplayResult)
 		}
-		err = report.WriteReplay(f.out, meta, rs, opts)
+		return report.WriteReplay(f.out, meta, rs, opts)
 	case "sharing-gain":
 		rs := make([]*engine.SharingResult, len(results))
 		for i, r := range results {
 			rs[i] = r.(*engine.SharingResult)
 		}
-		err = report.WriteSharing(f.out, meta, rs, opts)
+		return report.WriteSharing(f.out, meta, rs, opts)
 	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(cmd.OutOrStdout(), "report written to %s\n", filepath.Join(f.out, "report.md"))
-	return nil
+	return fmt.Errorf("unknown experiment %q", f.experiment)
 }
 
 // traceMeta describes the run's input for the report.

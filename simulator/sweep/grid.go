@@ -5,7 +5,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -20,18 +22,55 @@ const (
 	MaxCells = 100000
 )
 
+// The experiments a grid can run: those of gantry-sim run --experiment.
+const (
+	Inflation   = "inflation"
+	Replay      = "replay"
+	SharingGain = "sharing-gain"
+)
+
+// Experiments lists every experiment a grid can run.
+var Experiments = []string{Inflation, Replay, SharingGain}
+
+// Defaults of the fields a single gantry-sim run defaults the same way.
+const (
+	DefaultRatio     = 1.3
+	DefaultBootDelay = 2 * time.Minute
+)
+
 // Grid is the set of runs of a sweep.
 type Grid struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
-	// Ratio is the inflation target (arrived GPU demand over capacity).
-	Ratio float64 `json:"ratio"`
+	// Experiment is what every cell runs: inflation (the default), replay
+	// or sharing-gain, as gantry-sim run --experiment.
+	Experiment string `json:"experiment,omitempty"`
+	// Ratio is the inflation target (arrived GPU demand over capacity);
+	// inflation only, default 1.3.
+	Ratio float64 `json:"ratio,omitempty"`
 	// TraceDir holds the Alibaba openb CSVs; Traces name variants in it.
 	TraceDir string   `json:"traceDir"`
 	Traces   []Trace  `json:"traces"`
 	Policies []string `json:"policies"`
 	// Seeds is "42", "42,43" or "42-51".
 	Seeds string `json:"seeds"`
+	// Autoscaler, for a replay, runs the real gantry-autoscaler loop on
+	// virtual time (gantry-sim run --autoscaler-config).
+	Autoscaler *Autoscaler `json:"autoscaler,omitempty"`
+}
+
+// Autoscaler is the autoscaler of a replay grid: the flags of gantry-sim
+// run that go with --autoscaler-config.
+type Autoscaler struct {
+	// Config is the AutoscalerConfiguration file. gantry-sim sweep copies
+	// it into the Job's ConfigMap and points the cells' grid at the copy;
+	// merge reads it from this path.
+	Config string `json:"config"`
+	// BootDelay is how long a requested node takes to register; default 2m.
+	BootDelay *metav1.Duration `json:"bootDelay,omitempty"`
+	// KeepNodes is how many of the trace's nodes (the first ones) stay as
+	// static, unmanaged nodes.
+	KeepNodes int `json:"keepNodes,omitempty"`
 }
 
 // Trace is one trace of the grid: a pod-list variant of TraceDir
@@ -42,23 +81,31 @@ type Trace struct {
 
 // Cell is one run of the grid.
 type Cell struct {
-	Index   int
-	Variant string
-	Policy  policy.Type
-	Seed    int64
+	Index      int
+	Variant    string
+	Policy     policy.Type
+	Seed       int64
+	Experiment string
 }
 
 var variantPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // Load decodes a grid strictly (unknown or duplicate fields are errors),
-// defaults Ratio to 1.3 and validates it.
+// defaults it as gantry-sim run defaults its flags (experiment inflation,
+// ratio 1.3 for inflation, boot delay 2m) and validates it.
 func Load(data []byte) (*Grid, error) {
 	g := &Grid{}
 	if err := sigsyaml.UnmarshalStrict(data, g); err != nil {
 		return nil, fmt.Errorf("decoding the sweep grid: %w", err)
 	}
-	if g.Ratio == 0 {
-		g.Ratio = 1.3
+	if g.Experiment == "" {
+		g.Experiment = Inflation
+	}
+	if g.Ratio == 0 && g.Experiment == Inflation {
+		g.Ratio = DefaultRatio
+	}
+	if a := g.Autoscaler; a != nil && a.BootDelay == nil {
+		a.BootDelay = &metav1.Duration{Duration: DefaultBootDelay}
 	}
 	if errs := g.validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("invalid sweep grid: %w", errs.ToAggregate())
@@ -74,8 +121,32 @@ func (g *Grid) validate() field.ErrorList {
 	if g.Kind != Kind {
 		errs = append(errs, field.Invalid(field.NewPath("kind"), g.Kind, "want "+Kind))
 	}
-	if !(g.Ratio > 0 && g.Ratio <= 10) {
-		errs = append(errs, field.Invalid(field.NewPath("ratio"), g.Ratio, "must be above 0 and at most 10"))
+	switch g.Experiment {
+	case Inflation:
+		if !(g.Ratio > 0 && g.Ratio <= 10) {
+			errs = append(errs, field.Invalid(field.NewPath("ratio"), g.Ratio, "must be above 0 and at most 10"))
+		}
+	case Replay, SharingGain:
+		if g.Ratio != 0 {
+			errs = append(errs, field.Forbidden(field.NewPath("ratio"), "only for experiment "+Inflation))
+		}
+	default:
+		errs = append(errs, field.NotSupported(field.NewPath("experiment"), g.Experiment, Experiments))
+	}
+	if a := g.Autoscaler; a != nil {
+		ap := field.NewPath("autoscaler")
+		if g.Experiment != Replay {
+			errs = append(errs, field.Forbidden(ap, "only for experiment "+Replay))
+		}
+		if a.Config == "" {
+			errs = append(errs, field.Required(ap.Child("config"), "an AutoscalerConfiguration file (gantry.dev/v1alpha1)"))
+		}
+		if a.BootDelay.Duration < 0 {
+			errs = append(errs, field.Invalid(ap.Child("bootDelay"), a.BootDelay.Duration.String(), "must not be negative"))
+		}
+		if a.KeepNodes < 0 {
+			errs = append(errs, field.Invalid(ap.Child("keepNodes"), a.KeepNodes, "must not be negative"))
+		}
 	}
 	if g.TraceDir == "" {
 		errs = append(errs, field.Required(field.NewPath("traceDir"), "the folder with the openb CSVs, as the cells see it"))
@@ -168,7 +239,7 @@ func (g *Grid) Cells() []Cell {
 	for _, t := range g.Traces {
 		for _, p := range g.Policies {
 			for _, s := range seeds {
-				out = append(out, Cell{Index: len(out), Variant: t.Variant, Policy: policy.Type(p), Seed: s})
+				out = append(out, Cell{Index: len(out), Variant: t.Variant, Policy: policy.Type(p), Seed: s, Experiment: g.Experiment})
 			}
 		}
 	}

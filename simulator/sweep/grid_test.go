@@ -2,9 +2,11 @@ package sweep
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/gantry-dev/gantry/core/policy"
@@ -22,9 +24,10 @@ func TestLoad(t *testing.T) {
 	g, err := Load([]byte(valid))
 	require.NoError(t, err)
 	require.Equal(t, 1.3, g.Ratio, "defaulted")
+	require.Equal(t, Inflation, g.Experiment, "defaulted")
 	want := []Cell{
-		{0, "default", "FGD", 42}, {1, "default", "FGD", 43}, {2, "default", "BestFit", 42}, {3, "default", "BestFit", 43},
-		{4, "gpushare40", "FGD", 42}, {5, "gpushare40", "FGD", 43}, {6, "gpushare40", "BestFit", 42}, {7, "gpushare40", "BestFit", 43},
+		{0, "default", "FGD", 42, Inflation}, {1, "default", "FGD", 43, Inflation}, {2, "default", "BestFit", 42, Inflation}, {3, "default", "BestFit", 43, Inflation},
+		{4, "gpushare40", "FGD", 42, Inflation}, {5, "gpushare40", "FGD", 43, Inflation}, {6, "gpushare40", "BestFit", 42, Inflation}, {7, "gpushare40", "BestFit", 43, Inflation},
 	}
 	if diff := cmp.Diff(want, g.Cells()); diff != "" {
 		t.Errorf("cells (-want,+got):\n%s", diff)
@@ -42,11 +45,48 @@ func TestLoad(t *testing.T) {
 		{"repeated seed", "apiVersion: gantry.dev/v1alpha1\nkind: Sweep\ntraceDir: x\ntraces: [{variant: a}]\npolicies: [FGD]\nseeds: 1-3,2\n", `seed 2 appears twice`},
 		{"negative ratio", "apiVersion: gantry.dev/v1alpha1\nkind: Sweep\nratio: -1\ntraceDir: x\ntraces: [{variant: a}]\npolicies: [FGD]\nseeds: '1'\n", `ratio: Invalid value: -1`},
 		{"no traceDir", "apiVersion: gantry.dev/v1alpha1\nkind: Sweep\ntraces: [{variant: a}]\npolicies: [FGD]\nseeds: '1'\n", `traceDir: Required value`},
+		{"unknown experiment", valid + "experiment: scale\n", `experiment: Unsupported value: "scale"`},
+		{"ratio of a replay", valid + "experiment: replay\nratio: 1.5\n", `ratio: Forbidden: only for experiment inflation`},
+		{"autoscaler of an inflation", valid + "autoscaler: {config: a.yaml}\n", `autoscaler: Forbidden: only for experiment replay`},
+		{"autoscaler of a sharing gain", valid + "experiment: sharing-gain\nautoscaler: {config: a.yaml}\n", `autoscaler: Forbidden: only for experiment replay`},
+		{"autoscaler without config", valid + "experiment: replay\nautoscaler: {keepNodes: 1}\n", `autoscaler.config: Required value`},
+		{"negative keepNodes", valid + "experiment: replay\nautoscaler: {config: a.yaml, keepNodes: -1}\n", `autoscaler.keepNodes: Invalid value: -1`},
+		{"negative bootDelay", valid + "experiment: replay\nautoscaler: {config: a.yaml, bootDelay: -1s}\n", `autoscaler.bootDelay: Invalid value: "-1s"`},
+		{"unknown autoscaler field", valid + "experiment: replay\nautoscaler: {config: a.yaml, scanInterval: 1s}\n", `unknown field "scanInterval"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load([]byte(tc.yaml))
 			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+// TestLoadOtherExperiments: a replay or sharing-gain grid has no ratio,
+// and a replay's autoscaler gets gantry-sim run's default boot delay.
+func TestLoadOtherExperiments(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       Grid
+	}{
+		{name: "replay", yaml: valid + "experiment: replay\n", want: Grid{Experiment: Replay}},
+		{name: "sharing gain", yaml: valid + "experiment: sharing-gain\n", want: Grid{Experiment: SharingGain}},
+		{name: "replay with the autoscaler", yaml: valid + "experiment: replay\nautoscaler: {config: as.yaml, keepNodes: 2}\n",
+			want: Grid{Experiment: Replay, Autoscaler: &Autoscaler{Config: "as.yaml", KeepNodes: 2, BootDelay: &metav1.Duration{Duration: DefaultBootDelay}}}},
+		{name: "replay with the autoscaler and a boot delay", yaml: valid + "experiment: replay\nautoscaler: {config: as.yaml, bootDelay: 30s}\n",
+			want: Grid{Experiment: Replay, Autoscaler: &Autoscaler{Config: "as.yaml", BootDelay: &metav1.Duration{Duration: 30 * time.Second}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := Load([]byte(tc.yaml))
+			require.NoError(t, err)
+			got := Grid{Experiment: g.Experiment, Ratio: g.Ratio, Autoscaler: g.Autoscaler}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("grid (-want,+got):\n%s", diff)
+			}
+			for _, c := range g.Cells() {
+				require.Equal(t, tc.want.Experiment, c.Experiment, "cell %d", c.Index)
+			}
 		})
 	}
 }
@@ -74,12 +114,40 @@ func TestJob(t *testing.T) {
 	require.ErrorContains(t, err, `job name "Bad_Name"`)
 }
 
+// TestJobCarriesAutoscalerConfig: a replay grid's autoscaler configuration
+// rides in the ConfigMap beside the grid, and the cells' grid names the
+// mounted copy; the grid the caller holds keeps its own path.
+func TestJobCarriesAutoscalerConfig(t *testing.T) {
+	g, err := Load([]byte(valid + "experiment: replay\nautoscaler: {config: local/as.yaml, keepNodes: 1}\n"))
+	require.NoError(t, err)
+	o := JobOptions{Name: "s", Namespace: "sim", Image: "img:v1", Claim: "data", ResultsDir: "r", Parallelism: 2}
+	_, _, err = Job(g, o)
+	require.ErrorContains(t, err, "job autoscaler configuration: required")
+
+	o.AutoscalerConfig = []byte("kind: AutoscalerConfiguration\n")
+	cm, job, err := Job(g, o)
+	require.NoError(t, err)
+	require.Equal(t, "local/as.yaml", g.Autoscaler.Config, "the caller's grid is not changed")
+	require.Equal(t, "kind: AutoscalerConfiguration\n", cm.Data["autoscaler-config.yaml"])
+	back, err := Load([]byte(cm.Data["grid.yaml"]))
+	require.NoError(t, err)
+	want := *g
+	want.Autoscaler = &Autoscaler{Config: AutoscalerFile, KeepNodes: 1, BootDelay: g.Autoscaler.BootDelay}
+	if diff := cmp.Diff(&want, back); diff != "" {
+		t.Errorf("the cells' grid (-want,+got):\n%s", diff)
+	}
+	require.Equal(t, GridMount, job.Spec.Template.Spec.Containers[0].VolumeMounts[0].MountPath, "the ConfigMap, both files, at %s", GridMount)
+	require.Equal(t, int32(8), *job.Spec.Completions)
+}
+
 // FuzzLoad: no input panics Load; every grid it accepts has a cell per
 // trace x policy x seed, only known policies, and survives a round trip.
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(valid))
 	f.Add([]byte("apiVersion: gantry.dev/v1alpha1\nkind: Sweep\nratio: 2\ntraceDir: t\ntraces: [{variant: a}]\npolicies: [Random]\nseeds: '-5--3'\n"))
 	f.Add([]byte("{}"))
+	f.Add([]byte(valid + "experiment: replay\nautoscaler: {config: as.yaml, bootDelay: 90s, keepNodes: 3}\n"))
+	f.Add([]byte(valid + "experiment: sharing-gain\n"))
 	f.Add([]byte("seeds: 1-100000000"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, err := Load(data)

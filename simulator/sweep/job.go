@@ -16,7 +16,10 @@ import (
 const (
 	GridMount = "/etc/gantry-sim"
 	GridFile  = GridMount + "/grid.yaml"
-	DataMount = "/data"
+	// AutoscalerFile is where a replay grid's autoscaler configuration is
+	// mounted, beside the grid.
+	AutoscalerFile = GridMount + "/autoscaler-config.yaml"
+	DataMount      = "/data"
 )
 
 // JobOptions say how the Job runs the cells.
@@ -31,10 +34,15 @@ type JobOptions struct {
 	ResultsDir string
 	// Parallelism is how many cells run at once.
 	Parallelism int32
+	// AutoscalerConfig is the content of the grid's autoscaler.config
+	// file (required when the grid has an autoscaler): the ConfigMap
+	// carries it, and the cells' grid names its mounted copy.
+	AutoscalerConfig []byte
 }
 
-// Job returns the ConfigMap holding the grid and the Indexed Job whose
-// index i runs cell i (Kubernetes sets JOB_COMPLETION_INDEX).
+// Job returns the ConfigMap holding the grid (and a replay's autoscaler
+// configuration) and the Indexed Job whose index i runs cell i (Kubernetes
+// sets JOB_COMPLETION_INDEX).
 func Job(g *Grid, o JobOptions) (*corev1.ConfigMap, *batchv1.Job, error) {
 	for what, v := range map[string]string{"name": o.Name, "namespace": o.Namespace, "claim": o.Claim} {
 		if errs := validation.IsDNS1123Subdomain(v); len(errs) > 0 {
@@ -47,17 +55,29 @@ func Job(g *Grid, o JobOptions) (*corev1.ConfigMap, *batchv1.Job, error) {
 	if o.Parallelism < 1 {
 		return nil, nil, fmt.Errorf("job parallelism %d: must be at least 1", o.Parallelism)
 	}
-	data, err := sigsyaml.Marshal(g)
+	files := map[string]string{}
+	cells := *g
+	if g.Autoscaler != nil {
+		if len(o.AutoscalerConfig) == 0 {
+			return nil, nil, fmt.Errorf("job autoscaler configuration: required for a grid with an autoscaler (%s)", g.Autoscaler.Config)
+		}
+		a := *g.Autoscaler
+		a.Config = AutoscalerFile
+		cells.Autoscaler = &a
+		files["autoscaler-config.yaml"] = string(o.AutoscalerConfig)
+	}
+	data, err := sigsyaml.Marshal(&cells)
 	if err != nil {
 		return nil, nil, err
 	}
+	files["grid.yaml"] = string(data)
 	labels := map[string]string{"app.kubernetes.io/name": "gantry-sim-sweep", "app.kubernetes.io/instance": o.Name}
 	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name + "-grid", Namespace: o.Namespace, Labels: labels},
-		Data:       map[string]string{"grid.yaml": string(data)},
+		Data:       files,
 	}
-	cells := int32(len(g.Cells()))
+	n := int32(len(g.Cells()))
 	indexed := batchv1.IndexedCompletion
 	retries := int32(1)
 	nonRoot, uid := true, int64(65532)
@@ -67,7 +87,7 @@ func Job(g *Grid, o JobOptions) (*corev1.ConfigMap, *batchv1.Job, error) {
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, Labels: labels},
 		Spec: batchv1.JobSpec{
 			CompletionMode:       &indexed,
-			Completions:          &cells,
+			Completions:          &n,
 			Parallelism:          &o.Parallelism,
 			BackoffLimitPerIndex: &retries,
 			Template: corev1.PodTemplateSpec{
@@ -100,7 +120,7 @@ func Job(g *Grid, o JobOptions) (*corev1.ConfigMap, *batchv1.Job, error) {
 			},
 		},
 	}
-	job.Annotations = map[string]string{"gantry.dev/sweep-cells": strconv.Itoa(int(cells))}
+	job.Annotations = map[string]string{"gantry.dev/sweep-cells": strconv.Itoa(int(n))}
 	return cm, job, nil
 }
 

@@ -11,10 +11,35 @@ import (
 	"github.com/gantry-dev/gantry/simulator/engine"
 )
 
+// Result is what one cell computed: the field of its experiment is set.
+type Result struct {
+	Inflation *engine.InflationResult `json:"inflation,omitempty"`
+	// Replay is a replay's result; with the autoscaler it is the
+	// autoscaled replay, and Baseline the same policy and seed replayed on
+	// the trace's own nodes.
+	Replay   *engine.ReplayResult  `json:"replay,omitempty"`
+	Baseline *engine.ReplayResult  `json:"baseline,omitempty"`
+	Sharing  *engine.SharingResult `json:"sharing,omitempty"`
+}
+
+// holds reports whether r has what g's experiment computes, and nothing
+// else.
+func (r Result) holds(g *Grid) bool {
+	switch g.Experiment {
+	case Inflation:
+		return r.Inflation != nil && r.Replay == nil && r.Baseline == nil && r.Sharing == nil
+	case Replay:
+		return r.Inflation == nil && r.Replay != nil && (r.Baseline != nil) == (g.Autoscaler != nil) && r.Sharing == nil
+	case SharingGain:
+		return r.Inflation == nil && r.Replay == nil && r.Baseline == nil && r.Sharing != nil
+	}
+	return false
+}
+
 // cellFile is what one cell writes.
 type cellFile struct {
-	Cell   Cell                    `json:"cell"`
-	Result *engine.InflationResult `json:"result"`
+	Cell   Cell   `json:"cell"`
+	Result Result `json:"result"`
 }
 
 // CellPath is the file cell i writes under dir.
@@ -24,7 +49,7 @@ func CellPath(dir string, index int) string {
 
 // WriteCell writes c's result under dir atomically (a temporary file
 // renamed into place), so a cell killed half way leaves no partial file.
-func WriteCell(dir string, c Cell, r *engine.InflationResult) error {
+func WriteCell(dir string, c Cell, r Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -55,9 +80,10 @@ var ErrMissingCells = errors.New("cells missing")
 // ReadResults reads every cell of g from dir and returns, per trace
 // variant in grid order, the results in the order a single run of that
 // trace returns them. A missing cell, or a file written for another grid
-// (its cell differs from the grid's at that index), is an error.
-func ReadResults(g *Grid, dir string) (map[string][]*engine.InflationResult, error) {
-	out := map[string][]*engine.InflationResult{}
+// (its cell differs from the grid's at that index, or it holds another
+// experiment's result), is an error.
+func ReadResults(g *Grid, dir string) (map[string][]Result, error) {
+	out := map[string][]Result{}
 	var missing []int
 	for _, c := range g.Cells() {
 		data, err := os.ReadFile(CellPath(dir, c.Index))
@@ -72,7 +98,7 @@ func ReadResults(g *Grid, dir string) (map[string][]*engine.InflationResult, err
 		if err := json.Unmarshal(data, &f); err != nil {
 			return nil, fmt.Errorf("%s: %w", CellPath(dir, c.Index), err)
 		}
-		if f.Cell != c || f.Result == nil {
+		if f.Cell != c || !f.Result.holds(g) {
 			return nil, fmt.Errorf("%s holds cell %+v, but this grid's cell %d is %+v: the results folder belongs to another grid", CellPath(dir, c.Index), f.Cell, c.Index, c)
 		}
 		out[c.Variant] = append(out[c.Variant], f.Result)
