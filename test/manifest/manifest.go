@@ -151,6 +151,24 @@ func (a *Applier) Apply(ctx context.Context, objs ...*unstructured.Unstructured)
 	return nil
 }
 
+// Delete deletes each object as kubectl delete -f does: dependents (a
+// Deployment's ReplicaSets and pods) are left to the garbage collector
+// (background propagation); an object already gone is not an error.
+func (a *Applier) Delete(ctx context.Context, objs ...*unstructured.Unstructured) error {
+	background := metav1.DeletePropagationBackground
+	for _, obj := range objs {
+		ri, err := a.resource(obj)
+		if err != nil {
+			return err
+		}
+		err = ri.Delete(ctx, obj.GetName(), metav1.DeleteOptions{PropagationPolicy: &background})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete %s: %w", Key(obj), err)
+		}
+	}
+	return nil
+}
+
 // Existing returns the keys of the objects the API server holds, sorted.
 func (a *Applier) Existing(ctx context.Context, objs ...*unstructured.Unstructured) ([]string, error) {
 	var out []string

@@ -14,11 +14,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/informers"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/textlogger"
-	"k8s.io/kubernetes/pkg/controller/deployment"
-	"k8s.io/kubernetes/pkg/controller/replicaset"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/gantry-dev/gantry/test/harness"
@@ -161,22 +158,6 @@ func (p *Playground) Stop() error {
 	if p.s.Failed() {
 		return errors.New("playground: a process failed or did not stop cleanly; see the messages above")
 	}
-	return nil
-}
-
-// runWorkloadControllers runs kube-controller-manager's Deployment and
-// ReplicaSet controllers in-process, so the examples' Deployments get pods.
-func runWorkloadControllers(ctx context.Context, cp *harness.ControlPlane) error {
-	factory := informers.NewSharedInformerFactory(cp.Client, 0)
-	dc, err := deployment.NewDeploymentController(ctx, factory.Apps().V1().Deployments(), factory.Apps().V1().ReplicaSets(),
-		factory.Core().V1().Pods(), cp.Client)
-	if err != nil {
-		return fmt.Errorf("deployment controller: %w", err)
-	}
-	rsc := replicaset.NewReplicaSetController(ctx, factory.Apps().V1().ReplicaSets(), factory.Core().V1().Pods(), cp.Client, replicaset.BurstReplicas)
-	factory.Start(ctx.Done())
-	go dc.Run(ctx, 2)
-	go rsc.Run(ctx, 2)
 	return nil
 }
 

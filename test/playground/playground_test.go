@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -30,7 +31,8 @@ import (
 const zoneLabel = corev1.LabelTopologyZone
 
 // TestPlaygroundSmoke runs what the README shows: make playground, apply
-// examples/, watch the pods bind and nodes appear, make playground-down.
+// examples/, watch the pods bind and nodes appear, delete the examples
+// (their pods go with them), make playground-down.
 func TestPlaygroundSmoke(t *testing.T) {
 	root, err := harness.RepoRoot()
 	require.NoError(t, err)
@@ -183,16 +185,52 @@ func TestPlaygroundSmoke(t *testing.T) {
 	require.NoError(t, err, "%s", summary)
 	require.Regexp(t, `gpu +A100 +1 +8 +0 +8\.00 +2\.50 +`, string(summary), "train-a100's two GPUs and two inference shares on the A100 node")
 
-	// The policy sweep's Indexed Job, as gantry-sim sweep writes it, is
-	// accepted by the API server.
-	jobYAML, err := exec.Command(harness.BinaryPath(t, "gantry-sim"), "sweep", "--grid", filepath.Join(root, "examples", "sweep", "grid.yaml")).Output()
-	require.NoError(t, err)
-	sweepObjs, err := manifest.Decode("gantry-sim sweep", jobYAML)
-	require.NoError(t, err)
-	require.NoError(t, kubectl.Apply(ctx, sweepObjs...))
-	job, err := client.BatchV1().Jobs("default").Get(ctx, "gantry-sim-sweep", metav1.GetOptions{})
-	require.NoError(t, err)
-	require.Equal(t, int32(360), *job.Spec.Completions)
+	// The sweeps' Indexed Jobs (inflation, replay with the autoscaler,
+	// sharing gain), as gantry-sim sweep writes them from the repository
+	// root, are accepted by the API server.
+	for _, sw := range []struct {
+		grid, name string
+		cells      int32
+	}{
+		{"grid.yaml", "gantry-sim-sweep", 360},
+		{"replay-autoscaler-grid.yaml", "gantry-sim-autoscale", 18},
+		{"sharing-gain-grid.yaml", "gantry-sim-sharing", 36},
+	} {
+		gen := exec.Command(harness.BinaryPath(t, "gantry-sim"), "sweep", "--grid", filepath.Join("examples", "sweep", sw.grid), "--name", sw.name)
+		gen.Dir = root
+		jobYAML, err := gen.Output()
+		require.NoError(t, err, sw.grid)
+		sweepObjs, err := manifest.Decode("gantry-sim sweep", jobYAML)
+		require.NoError(t, err)
+		require.NoError(t, kubectl.Apply(ctx, sweepObjs...), sw.grid)
+		job, err := client.BatchV1().Jobs("default").Get(ctx, sw.name, metav1.GetOptions{})
+		require.NoError(t, err)
+		require.Equal(t, sw.cells, *job.Spec.Completions, sw.grid)
+	}
+
+	// kubectl delete -f examples/: the garbage collector removes what the
+	// Deployments made. First one Deployment alone: its ReplicaSet and
+	// pods go, the other examples stay.
+	var inference []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" && o.GetName() == "inference" {
+			inference = append(inference, o)
+		}
+	}
+	require.Len(t, inference, 1, "examples/ has the inference Deployment")
+	require.NoError(t, kubectl.Delete(ctx, inference...))
+	waitFor(ctx, t, "the inference Deployment's ReplicaSet and pods deleted", func() (bool, error) {
+		left, err := exampleObjects(ctx, client)
+		if err != nil {
+			return false, nil
+		}
+		return !left["inference"] && left["train-a100"] && left["batch-t4"], nil
+	})
+	require.NoError(t, kubectl.Delete(ctx, objs...))
+	waitFor(ctx, t, "every example's pods and ReplicaSets deleted", func() (bool, error) {
+		left, err := exampleObjects(ctx, client)
+		return err == nil && len(left) == 0, nil
+	})
 
 	// make playground-down: the playground exits cleanly and leaves
 	// nothing behind.
@@ -217,6 +255,27 @@ func TestPlaygroundSmoke(t *testing.T) {
 	require.True(t, os.IsNotExist(err), "process logs %s removed", logDir)
 	_, err = client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 	require.Error(t, err, "the API server at %s is gone", apiServer)
+}
+
+// exampleObjects returns the apps (app label or pod name) that still have
+// pods or ReplicaSets in the default namespace.
+func exampleObjects(ctx context.Context, client kubernetes.Interface) (map[string]bool, error) {
+	pods, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	rss, err := client.AppsV1().ReplicaSets("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for i := range pods.Items {
+		out[app(&pods.Items[i])] = true
+	}
+	for _, rs := range rss.Items {
+		out[rs.Labels["app"]] = true
+	}
+	return out, nil
 }
 
 // sharePod asks for percent of a GPU and names no scheduler.
