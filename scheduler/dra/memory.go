@@ -231,3 +231,74 @@ func (t memClaims) AssumeClaimAfterAPICall(claim *resourceapi.ResourceClaim) err
 }
 
 func (t memClaims) AssumedClaimRestore(string, string) {}
+
+// Fork returns an independent copy: the slices, classes and claims as
+// they stand, in-flight allocations included. Objects are shared, never
+// changed in place (every change replaces one), so the copy is shallow.
+func (m *Memory) Fork() *Memory {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	f := NewMemory()
+	f.slices = append(f.slices, m.slices...)
+	for k, v := range m.classes {
+		f.classes[k] = v
+	}
+	for k, v := range m.claims {
+		f.claims[k] = v
+	}
+	for k, v := range m.pending {
+		f.pending[k] = v
+	}
+	return f
+}
+
+// Set replaces every object, as a simulation that reads the cluster anew
+// does, and drops in-flight allocations.
+func (m *Memory) Set(slices []*resourceapi.ResourceSlice, classes []*resourceapi.DeviceClass, claims []*resourceapi.ResourceClaim) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.slices = append([]*resourceapi.ResourceSlice(nil), slices...)
+	m.classes = make(map[string]*resourceapi.DeviceClass, len(classes))
+	for _, c := range classes {
+		m.classes[c.Name] = c
+	}
+	m.claims = make(map[string]*resourceapi.ResourceClaim, len(claims))
+	for _, c := range claims {
+		m.claims[c.Namespace+"/"+c.Name] = c
+	}
+	m.pending = map[types.UID]*resourceapi.ResourceClaim{}
+}
+
+// RemoveNodeSlices removes the slices of devices local to node.
+func (m *Memory) RemoveNodeSlices(node string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	keep := m.slices[:0:0]
+	for _, s := range m.slices {
+		if s.Spec.NodeName == nil || *s.Spec.NodeName != node {
+			keep = append(keep, s)
+		}
+	}
+	m.slices = keep
+}
+
+// Objects returns every slice, class and claim (in-flight allocations
+// not applied), for a simulation that starts from the same objects.
+func (m *Memory) Objects() ([]*resourceapi.ResourceSlice, []*resourceapi.DeviceClass, []*resourceapi.ResourceClaim) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	slices := append([]*resourceapi.ResourceSlice(nil), m.slices...)
+	classes := make([]*resourceapi.DeviceClass, 0, len(m.classes))
+	for _, c := range m.classes {
+		classes = append(classes, c)
+	}
+	sort.Slice(classes, func(i, j int) bool { return classes[i].Name < classes[j].Name })
+	claims := make([]*resourceapi.ResourceClaim, 0, len(m.claims))
+	for _, c := range m.claims {
+		claims = append(claims, c)
+	}
+	sort.Slice(claims, func(i, j int) bool {
+		return claims[i].Namespace+"/"+claims[i].Name < claims[j].Namespace+"/"+claims[j].Name
+	})
+	return slices, classes, claims
+}

@@ -53,3 +53,40 @@ func TestMemoryTracksSharesAndPending(t *testing.T) {
 	_, err = m.ResourceClaims().Get("ns", "pending")
 	require.Error(t, err)
 }
+
+// A fork changes independently of its parent; Set replaces everything;
+// RemoveNodeSlices takes only that node's slices.
+func TestMemoryForkSetRemove(t *testing.T) {
+	m := NewMemory()
+	m.AddClass(dratest.DeviceClass(device.GPU))
+	m.AddSlice(dratest.MakeSlice("n1").GPUs("A100", 2, 1024).Obj())
+	m.AddSlice(dratest.MakeSlice("n2").GPUs("A100", 2, 1024).Obj())
+	pending := dratest.MakeClaim("ns", "c").Share("r", "gpu.gantry.dev", 20).Obj()
+	m.AddClaim(pending)
+	require.NoError(t, m.ResourceClaims().SignalClaimPendingAllocation(pending.UID,
+		dratest.MakeClaim("ns", "c").Share("r", "gpu.gantry.dev", 20).Gantry("n1", "r", "gpu-0", 20).Obj()))
+
+	f := m.Fork()
+	require.NotNil(t, f.ResourceClaims().GetPendingAllocation(pending.UID), "in-flight allocations are forked")
+	f.Commit(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", UID: "u"}})
+	f.RemoveNodeSlices("n1")
+	f.DeleteClaim("ns", "c")
+
+	slices, classes, claims := m.Objects()
+	require.Len(t, slices, 2, "the parent keeps its slices")
+	require.Len(t, classes, 1)
+	require.Len(t, claims, 1, "the parent keeps its claim")
+	require.Nil(t, claims[0].Status.Allocation, "the fork's commit is not the parent's")
+	require.NotNil(t, m.ResourceClaims().GetPendingAllocation(pending.UID))
+	fs, _, fc := f.Objects()
+	require.Len(t, fs, 1)
+	require.Equal(t, "n2", *fs[0].Spec.NodeName)
+	require.Empty(t, fc)
+
+	m.Set(fs, nil, nil)
+	slices, classes, claims = m.Objects()
+	require.Len(t, slices, 1)
+	require.Empty(t, classes)
+	require.Empty(t, claims)
+	require.Nil(t, m.ResourceClaims().GetPendingAllocation(pending.UID), "Set drops in-flight allocations")
+}

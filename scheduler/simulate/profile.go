@@ -5,6 +5,8 @@ import (
 
 	"k8s.io/kubernetes/pkg/scheduler/apis/config"
 	kubeschedulerscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
+
+	"github.com/gantry-dev/gantry/scheduler/dra"
 )
 
 // DefaultProfile is the profile the simulations run: the filters a stock
@@ -105,15 +107,51 @@ func NodesToFind(pct int32, all int) int {
 // volumes, no inter-pod affinity and no topology spread constraints, and
 // drops every scorer but keep. It makes large simulations fast without
 // changing where such pods go.
-func Trim(p *config.KubeSchedulerProfile, keep string) {
-	weight := int32(1)
-	for _, pl := range p.Plugins.MultiPoint.Enabled {
-		if pl.Name == keep && pl.Weight > 0 {
-			weight = pl.Weight
+func Trim(p *config.KubeSchedulerProfile, keep string) { trim(p, keep) }
+
+// trim is Trim keeping more scorers (each with its profile weight), which
+// have no PreScore (GantryDRA's scores are computed in PreFilter).
+func trim(p *config.KubeSchedulerProfile, keep string, more ...string) {
+	var only []config.Plugin
+	for _, name := range append([]string{keep}, more...) {
+		weight := int32(1)
+		for _, pl := range p.Plugins.MultiPoint.Enabled {
+			if pl.Name == name && pl.Weight > 0 {
+				weight = pl.Weight
+			}
 		}
+		only = append(only, config.Plugin{Name: name, Weight: weight})
 	}
 	trimPlugins(p)
-	only := []config.Plugin{{Name: keep, Weight: weight}}
 	p.Plugins.PreScore = config.PluginSet{Enabled: only[:1:1], Disabled: []config.Plugin{{Name: "*"}}}
-	p.Plugins.Score = config.PluginSet{Enabled: only, Disabled: []config.Plugin{{Name: "*"}}}
+	p.Plugins.Score = config.PluginSet{Enabled: append([]config.Plugin(nil), only...), Disabled: []config.Plugin{{Name: "*"}}}
 }
+
+// enableDRA makes a profile run GantryDRA in place of DynamicResources
+// (both would allocate every claim), as manifests/dra's profile does.
+func enableDRA(p *config.KubeSchedulerProfile) {
+	mp := &p.Plugins.MultiPoint
+	has := false
+	out := mp.Enabled[:0]
+	for _, pl := range mp.Enabled {
+		switch pl.Name {
+		case dynamicResources:
+			continue
+		case dra.Name:
+			has = true
+		}
+		out = append(out, pl)
+	}
+	mp.Enabled = out
+	if !has {
+		mp.Enabled = append(mp.Enabled, config.Plugin{Name: dra.Name, Weight: 1})
+	}
+	for _, pl := range mp.Disabled {
+		if pl.Name == dynamicResources {
+			return
+		}
+	}
+	mp.Disabled = append(mp.Disabled, config.Plugin{Name: dynamicResources})
+}
+
+const dynamicResources = "DynamicResources"

@@ -9,6 +9,8 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins"
@@ -18,6 +20,7 @@ import (
 	"github.com/gantry-dev/gantry/core/contract"
 	gantryconfig "github.com/gantry-dev/gantry/scheduler/apis/config"
 	"github.com/gantry-dev/gantry/scheduler/deviceshare"
+	"github.com/gantry-dev/gantry/scheduler/dra"
 )
 
 var registerMetrics sync.Once
@@ -33,6 +36,8 @@ type Scheduler struct {
 	// keeps it.
 	percentage int32
 	nextStart  int
+	// dra is the DRA objects GantryDRA reads, nil without DRA.
+	dra *dra.Memory
 }
 
 // Options configure a Scheduler.
@@ -52,6 +57,13 @@ type Options struct {
 	// simulation and keeps every scorer of the profile with its weight, so
 	// that a shipped configuration scores as it does in a cluster.
 	KeepScorers bool
+	// DRA, when set, holds the ResourceSlices, DeviceClasses and
+	// ResourceClaims of a cluster in DRA mode: the framework runs
+	// GantryDRA (added to the profile when it lacks it, DynamicResources
+	// disabled) on it, and the allocations GantryDRA reserves for a pod
+	// are taken as made when the pod binds (DRA.Commit, where the
+	// scheduler's PreBind would write the claims' status).
+	DRA *dra.Memory
 	// Parallelism is how many goroutines filter the nodes of one cycle
 	// when the cluster has at least ParallelFilterMinNodes nodes, as
 	// kube-scheduler filters in parallel; 0 or 1 filters one node at a
@@ -72,6 +84,9 @@ func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler,
 	if err != nil {
 		return nil, err
 	}
+	if o.DRA != nil {
+		enableDRA(profile)
+	}
 	if o.Scorer == "" {
 		o.Scorer = deviceshare.Name
 	}
@@ -79,10 +94,12 @@ func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler,
 	case o.Full:
 	case o.KeepScorers:
 		trimPlugins(profile)
+	case o.DRA != nil:
+		trim(profile, o.Scorer, dra.Name)
 	default:
 		Trim(profile, o.Scorer)
 	}
-	s := &Scheduler{cluster: cluster, parallelism: o.Parallelism, percentage: pct}
+	s := &Scheduler{cluster: cluster, parallelism: o.Parallelism, percentage: pct, dra: o.DRA}
 	registry := plugins.NewInTreeRegistry()
 	if err := registry.Register(deviceshare.Name, func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 		args := o.Args
@@ -98,11 +115,25 @@ func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler,
 	}); err != nil {
 		return nil, err
 	}
-	fw, err := frameworkruntime.NewFramework(ctx, registry, profile,
+	fwOpts := []frameworkruntime.Option{
 		frameworkruntime.WithSnapshotSharedLister(cluster),
 		frameworkruntime.WithParallelism(1),
 		frameworkruntime.WithPodNominator(nil),
-	)
+	}
+	if o.DRA != nil {
+		if err := registerDRA(registry, o.Args); err != nil {
+			return nil, err
+		}
+		// The DRA plugin indexes pods of an informer for its queueing
+		// hints; the simulation never starts it, nor calls the client.
+		client := fake.NewClientset()
+		fwOpts = append(fwOpts,
+			frameworkruntime.WithSharedDRAManager(o.DRA),
+			frameworkruntime.WithClientSet(client),
+			frameworkruntime.WithInformerFactory(informers.NewSharedInformerFactory(client, 0)),
+		)
+	}
+	fw, err := frameworkruntime.NewFramework(ctx, registry, profile, fwOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("building the scheduling framework: %w", err)
 	}
@@ -299,6 +330,9 @@ func (s *Scheduler) schedule(ctx context.Context, pod *v1.Pod, bind bool) Result
 	if err := s.cluster.Bind(bound); err != nil {
 		s.fw.RunReservePluginsUnreserve(ctx, cs, bound, node)
 		return Result{Status: fwk.AsStatus(err)}
+	}
+	if s.dra != nil {
+		s.dra.Commit(bound)
 	}
 	// The bound pod carries its allocation: no reservation may outlive it
 	// (the autoscaler takes what-if pods back, and the real pod with the
