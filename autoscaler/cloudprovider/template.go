@@ -4,12 +4,14 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/gantry-dev/gantry/autoscaler/apis/config"
 	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/device"
+	coredra "github.com/gantry-dev/gantry/core/dra"
 )
 
 // Inventory returns the devices a node named nodeName of the template has.
@@ -33,7 +35,9 @@ func Inventory(t config.NodeTemplate, nodeName string) device.Inventory {
 // BuildNode returns a Ready node named name of group g, as the device
 // plugin would publish it once running: labels (group, zone, template
 // labels, Gantry device labels), taints, allocatable host and share
-// resources, and the inventory annotation.
+// resources, and the inventory annotation. A group in DRA mode publishes
+// its cards in a ResourceSlice instead (TemplateSlices), so its node has
+// no Gantry label, resource or annotation.
 func BuildNode(g config.NodeGroup, name string) (*corev1.Node, error) {
 	t := g.Template
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
@@ -54,13 +58,23 @@ func BuildNode(g config.NodeGroup, name string) (*corev1.Node, error) {
 		corev1.ResourcePods:   *resource.NewQuantity(t.Pods, resource.DecimalSI),
 	}
 	n.Status.Capacity = n.Status.Allocatable.DeepCopy()
-	if inv := Inventory(t, name); len(inv.Devices) > 0 {
+	if inv := Inventory(t, name); len(inv.Devices) > 0 && !t.Device.DRA() {
 		if err := contract.Publish(n, inv); err != nil {
 			return nil, fmt.Errorf("node group %q: template: %w", g.Name, err)
 		}
 	}
 	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady"}}
 	return n, nil
+}
+
+// TemplateSlices returns the ResourceSlices the agent of a node named
+// node of group g publishes in DRA mode: its declared cards, as the
+// driver writes them (core/dra.TemplateSlice); none in device-plugin mode.
+func TemplateSlices(g config.NodeGroup, node string) []*resourceapi.ResourceSlice {
+	if !g.Template.Device.DRA() {
+		return nil
+	}
+	return []*resourceapi.ResourceSlice{coredra.TemplateSlice(node, Inventory(g.Template, node))}
 }
 
 // TemplateName is the name BuildNode is given for a group's template.

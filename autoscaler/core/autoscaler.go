@@ -17,6 +17,7 @@ import (
 	"github.com/gantry-dev/gantry/autoscaler/simulator"
 	"github.com/gantry-dev/gantry/autoscaler/source"
 	"github.com/gantry-dev/gantry/autoscaler/status"
+	"github.com/gantry-dev/gantry/scheduler/dra"
 	"github.com/gantry-dev/gantry/scheduler/simulate"
 )
 
@@ -54,7 +55,8 @@ type Options struct {
 	Status status.Writer
 	// Snapshot is the empty snapshot every simulation starts from; the
 	// real plugin (simulator.ShareSnapshot with Scheduler, hinted on the
-	// cluster, full cycles in estimates) when nil.
+	// cluster, full cycles in estimates; simulating DRA claims when a
+	// group is in DRA mode) when nil.
 	Snapshot simulator.Snapshot
 	// Scheduler configures the real plugin's simulations; Parallelism
 	// defaults to GOMAXPROCS.
@@ -65,7 +67,10 @@ type Options struct {
 
 // Autoscaler is the loop and the state it keeps between runs.
 type Autoscaler struct {
-	cfg       *config.AutoscalerConfiguration
+	cfg *config.AutoscalerConfiguration
+	// dra is set when a group is in DRA mode: every loop reads the DRA
+	// objects.
+	dra       bool
 	provider  cloudprovider.CloudProvider
 	source    source.Source
 	recorder  record.EventRecorder
@@ -118,6 +123,10 @@ func New(ctx context.Context, o Options) (*Autoscaler, error) {
 			// Full cycles over the cluster filter its nodes on all CPUs.
 			o.Scheduler.Parallelism = runtime.GOMAXPROCS(0)
 		}
+		if o.Config.DRA() && o.Scheduler.DRA == nil {
+			// Each loop fills the snapshot with the cluster's DRA objects.
+			o.Scheduler.DRA = dra.NewMemory()
+		}
 		s, err := simulator.NewShareSnapshot(ctx, o.Scheduler)
 		if err != nil {
 			return nil, err
@@ -138,7 +147,7 @@ func New(ctx context.Context, o Options) (*Autoscaler, error) {
 		return nil, err
 	}
 	return &Autoscaler{
-		cfg: o.Config, provider: o.Provider, source: o.Source, recorder: o.Recorder,
+		cfg: o.Config, dra: o.Config.DRA(), provider: o.Provider, source: o.Source, recorder: o.Recorder,
 		metrics: metrics.New(o.Registry), status: o.Status, base: o.Snapshot, snap: newSnapshotCache(o.Snapshot), expander: exp,
 		estimator: &estimator.BinpackingEstimator{Base: estimateBase, MaxDuration: o.Config.MaxEstimationTime},
 		schedules: scheds,

@@ -59,13 +59,19 @@ type world struct {
 	// unschedulable is the pending pods that fit no existing or upcoming
 	// capacity.
 	unschedulable int
+	// dra is the DRA objects; nil when no group is in DRA mode.
+	dra *draWorld
 }
+
+// units returns a pod's device units, its claims' included.
+func (w *world) units(p *corev1.Pod) int { return w.dra.units(p) }
 
 // nodeReady reports whether a node takes pods: Ready, not being deleted,
 // and, for a group whose template has devices, with its inventory
 // published (a GPU node whose device plugin has not reported is not
-// ready, so it is never taken as capacity it does not yet have).
-func nodeReady(n *corev1.Node, g *groupState) bool {
+// ready, so it is never taken as capacity it does not yet have); in DRA
+// mode, with its cards in a ResourceSlice.
+func nodeReady(n *corev1.Node, g *groupState, d *draWorld) bool {
 	if source.HasToBeDeleted(n) || n.DeletionTimestamp != nil {
 		return false
 	}
@@ -78,7 +84,13 @@ func nodeReady(n *corev1.Node, g *groupState) bool {
 	if !ready {
 		return false
 	}
-	if g != nil && g.cfg.Template.Device.Count > 0 {
+	switch {
+	case g == nil || g.cfg.Template.Device.Count == 0:
+	case g.cfg.Template.Device.DRA():
+		if _, ok := d.node(n.Name); !ok {
+			return false
+		}
+	default:
 		if _, err := contract.InventoryOf(n); err != nil {
 			return false
 		}
@@ -98,6 +110,11 @@ func (a *Autoscaler) observe(ctx context.Context, now time.Time) (*world, error)
 	}
 	if w.pdbs, err = a.source.PodDisruptionBudgets(ctx); err != nil {
 		return nil, err
+	}
+	if a.dra {
+		if w.dra, err = a.observeDRA(ctx); err != nil {
+			return nil, err
+		}
 	}
 	for _, g := range a.provider.NodeGroups() {
 		t, err := g.TargetSize()
@@ -122,7 +139,7 @@ func (a *Autoscaler) observe(ctx context.Context, now time.Time) (*world, error)
 		if gs != nil && !a.removedUnready[n.Name] {
 			gs.registered++
 		}
-		if nodeReady(n, gs) {
+		if nodeReady(n, gs, w.dra) {
 			w.ready[n.Name] = true
 			if gs != nil {
 				gs.ready++
@@ -131,6 +148,8 @@ func (a *Autoscaler) observe(ctx context.Context, now time.Time) (*world, error)
 		w.totalNodes++
 		if inv, err := contract.InventoryOf(n); err == nil {
 			w.totalGPUs += len(inv.Devices)
+		} else if dn, ok := w.dra.node(n.Name); ok {
+			w.totalGPUs += len(dn.State.Devices)
 		}
 	}
 	for _, p := range w.pods {
@@ -182,6 +201,7 @@ func (a *Autoscaler) observe(ctx context.Context, now time.Time) (*world, error)
 	if w.snapshot, err = a.snap.sync(ctx, w.nodes, w.ready, w.pods); err != nil {
 		return nil, err
 	}
+	a.snap.syncDRA(w.dra, w.ready)
 	w.generation = a.snap.gen
 	return w, nil
 }

@@ -759,7 +759,7 @@ func TestFailedScaleDownUnmarksTheNode(t *testing.T) {
 			require.True(t, ok)
 			assert.False(t, source.HasToBeDeleted(n), "the failed scale-down takes its taint back")
 			assert.False(t, n.Spec.Unschedulable)
-			assert.True(t, nodeReady(n, nil))
+			assert.True(t, nodeReady(n, nil, nil))
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	resourceapi "k8s.io/api/resource/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
@@ -32,7 +33,12 @@ func (a *Autoscaler) scaleDown(ctx context.Context, w *world, now time.Time, sca
 			continue
 		}
 		seen[n.Name] = true
-		u := podutil.ShareUtilization(n, w.podsOn[n.Name])
+		// In DRA mode the claims' consumed capacity: a card holding one
+		// 10 percent share is 10 percent used.
+		u, ok := w.dra.utilization(n.Name)
+		if !ok {
+			u = podutil.ShareUtilization(n, w.podsOn[n.Name])
+		}
 		util[n.Name] = u
 		if u < sd.UtilizationThreshold {
 			if _, ok := a.unneeded[n.Name]; !ok {
@@ -156,14 +162,29 @@ func (a *Autoscaler) planRemovals(ctx context.Context, w *world, candidates []st
 			logger.V(4).Info("Node not removable", "node", name, "reason", why)
 			continue
 		}
+		var released []*resourceapi.ResourceClaim
+		if w.dra != nil {
+			if released, why = w.dra.released(evict); why != "" {
+				logger.V(4).Info("Node not removable", "node", name, "reason", why)
+				continue
+			}
+		}
 		simulated++
 		fork, err := snap.Fork(ctx)
 		if err != nil {
 			return nil, err
 		}
 		fork.RemoveNode(name)
+		if d, ok := simulator.AsDRA(fork); ok {
+			// The moving pods' claims are allocated afresh elsewhere,
+			// as the resourceclaim controller and scheduler would for
+			// their replacements.
+			for _, c := range released {
+				d.AddClaim(c)
+			}
+		}
 		moving := append([]*corev1.Pod(nil), evict...)
-		podutil.SortLargestFirst(moving)
+		podutil.SortLargestFirstBy(moving, w.units)
 		fits := true
 		var dests []string
 		for _, p := range moving {

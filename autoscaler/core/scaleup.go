@@ -14,8 +14,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/gantry-dev/gantry/autoscaler/cloudprovider"
 	"github.com/gantry-dev/gantry/autoscaler/estimator"
 	"github.com/gantry-dev/gantry/autoscaler/expander"
+	"github.com/gantry-dev/gantry/autoscaler/simulator"
 	"github.com/gantry-dev/gantry/autoscaler/utils/podutil"
 )
 
@@ -147,8 +149,10 @@ func (a *Autoscaler) filterSchedulable(ctx context.Context, w *world) ([]*corev1
 	}
 	// The pods are placed on the loop's snapshot itself and taken back
 	// afterwards, so the scheduler plugin's per-node state, warm from the
-	// last loops, is reused; a fork when that cannot be done exactly.
-	inPlace := a.snap.snap == w.snapshot
+	// last loops, is reused; a fork when that cannot be done exactly (the
+	// claims a DRA simulation allocates are not taken back).
+	_, simulatesClaims := simulator.AsDRA(w.snapshot)
+	inPlace := a.snap.snap == w.snapshot && !simulatesClaims
 	for _, p := range w.pending {
 		if p.UID == "" {
 			inPlace = false // the framework removes pods by UID
@@ -181,18 +185,15 @@ func (a *Autoscaler) filterSchedulable(ctx context.Context, w *world) ([]*corev1
 	}
 	for _, g := range w.groups {
 		for i := 0; i < g.upcoming; i++ {
-			n, err := g.group.TemplateNode()
+			n, err := templateNodeInfo(g, fmt.Sprintf("upcoming-%s-%d", g.name, i))
 			if err != nil {
-				return nil, fmt.Errorf("node group %q: template: %w", g.name, err)
+				return nil, err
 			}
-			n = n.DeepCopy()
-			name := fmt.Sprintf("upcoming-%s-%d", g.name, i)
-			renameNode(n, name)
-			fork.AddNode(n)
+			simulator.AddNodeInfo(fork, n)
 		}
 	}
 	pods := append([]*corev1.Pod(nil), w.pending...)
-	podutil.SortLargestFirst(pods)
+	podutil.SortLargestFirstBy(pods, w.units)
 	var out []*corev1.Pod
 	unfit := map[string]bool{}
 	for _, p := range pods {
@@ -218,17 +219,31 @@ func (a *Autoscaler) filterSchedulable(ctx context.Context, w *world) ([]*corev1
 	return out, nil
 }
 
-// templateFingerprint identifies what a group's template node is.
+// templateFingerprint identifies what a group's template node is, the
+// ResourceSlices of a DRA-mode group included.
 func templateFingerprint(g *groupState) (string, error) {
-	n, err := g.group.TemplateNode()
+	n, err := templateNodeInfo(g, cloudprovider.TemplateName(g.name))
 	if err != nil {
-		return "", fmt.Errorf("node group %q: template: %w", g.name, err)
+		return "", err
 	}
 	b, err := json.Marshal(n)
 	if err != nil {
 		return "", err
 	}
 	return string(b), nil
+}
+
+// templateNodeInfo returns a node of g named name as it would register:
+// the provider's template node renamed, and in DRA mode the ResourceSlice
+// its agent would publish for that name.
+func templateNodeInfo(g *groupState, name string) (simulator.NodeInfo, error) {
+	n, err := g.group.TemplateNode()
+	if err != nil {
+		return simulator.NodeInfo{}, fmt.Errorf("node group %q: template: %w", g.name, err)
+	}
+	n = n.DeepCopy()
+	renameNode(n, name)
+	return simulator.NodeInfo{Node: n, Slices: cloudprovider.TemplateSlices(g.group.Config(), name)}, nil
 }
 
 // undo takes back what filterSchedulable placed on the loop's snapshot:
@@ -259,6 +274,7 @@ func (a *Autoscaler) undo(ctx context.Context, w *world, added []string, placed 
 	if err != nil {
 		return err
 	}
+	a.snap.syncDRA(w.dra, w.ready)
 	w.snapshot, w.generation = snap, a.snap.gen
 	return failed
 }
@@ -306,6 +322,10 @@ func (a *Autoscaler) options(ctx context.Context, w *world, pods []*corev1.Pod, 
 		if err != nil {
 			return nil, err
 		}
+		if w.dra != nil {
+			// The estimate reads the pods' claims.
+			fp += "\x00" + w.dra.fingerprint
+		}
 		j := &job{g: g, room: room, fp: g.name + "\x00" + fp}
 		j.res, j.hit = a.snap.estimated(j.fp, room, pods)
 		jobs = append(jobs, j)
@@ -331,7 +351,7 @@ func (a *Autoscaler) options(ctx context.Context, w *world, pods []*corev1.Pod, 
 					return
 				}
 				j := todo[i]
-				j.res, j.err = a.estimate(ctx, j.g, pods, j.room)
+				j.res, j.err = a.estimate(ctx, w, j.g, pods, j.room)
 			}
 		}()
 	}
@@ -359,18 +379,19 @@ func (a *Autoscaler) options(ctx context.Context, w *world, pods []*corev1.Pod, 
 
 // estimate runs the estimator for g's template.
 // It may run concurrently with other groups' estimates.
-func (a *Autoscaler) estimate(ctx context.Context, g *groupState, pods []*corev1.Pod, room int) (estimator.Result, error) {
+func (a *Autoscaler) estimate(ctx context.Context, w *world, g *groupState, pods []*corev1.Pod, room int) (estimator.Result, error) {
 	e := *a.estimator
 	e.Prefix = "estimate-" + g.name
-	group := g.group
-	res, err := e.Estimate(ctx, pods, func(name string) (*corev1.Node, error) {
-		n, err := group.TemplateNode()
-		if err != nil {
-			return nil, err
+	if w.dra != nil {
+		e.Units = w.units
+		if s, ok := w.snapshot.(*simulator.ShareSnapshot); ok && s.DRA() {
+			// The loop's snapshot holds this loop's claims; an estimate
+			// starts from an empty copy of it that keeps them.
+			e.Base = s.WithoutHints()
 		}
-		n = n.DeepCopy()
-		renameNode(n, name)
-		return n, nil
+	}
+	res, err := e.Estimate(ctx, pods, func(name string) (simulator.NodeInfo, error) {
+		return templateNodeInfo(g, name)
 	}, room)
 	if err != nil {
 		return res, fmt.Errorf("node group %q: estimating: %w", g.name, err)

@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -24,6 +26,38 @@ type snapshotCache struct {
 	gen uint64
 	// cur and prev memoise this loop's and the last loop's simulations.
 	cur, prev *memo
+	// draSnap and draFingerprint are the snapshot the DRA objects were
+	// last given to and what they were.
+	draSnap        simulator.Snapshot
+	draFingerprint string
+}
+
+// syncDRA gives the snapshot this loop's DRA objects (the slices of its
+// ready nodes, every class and claim) when they changed since the last
+// loop or the snapshot was rebuilt.
+func (c *snapshotCache) syncDRA(d *draWorld, ready map[string]bool) {
+	s, ok := simulator.AsDRA(c.snap)
+	if d == nil || !ok {
+		return
+	}
+	fp := d.fingerprint + "|ready:" + readyKey(ready)
+	if c.draSnap == c.snap && c.draFingerprint == fp {
+		return
+	}
+	s.SetDRAObjects(d.slicesOf(ready), d.classList(), d.claimList())
+	c.draSnap, c.draFingerprint = c.snap, fp
+	c.gen++
+}
+
+func readyKey(ready map[string]bool) string {
+	names := make([]string, 0, len(ready))
+	for n, ok := range ready {
+		if ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
 }
 
 func newSnapshotCache(base simulator.Snapshot) *snapshotCache {

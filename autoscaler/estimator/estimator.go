@@ -32,7 +32,7 @@ type Result struct {
 
 // Estimator estimates the nodes of one template that pods need.
 type Estimator interface {
-	Estimate(ctx context.Context, pods []*corev1.Pod, template func(name string) (*corev1.Node, error), maxNodes int) (Result, error)
+	Estimate(ctx context.Context, pods []*corev1.Pod, template func(name string) (simulator.NodeInfo, error), maxNodes int) (Result, error)
 }
 
 // BinpackingEstimator is first-fit decreasing over an empty snapshot.
@@ -46,6 +46,9 @@ type BinpackingEstimator struct {
 	Now func() time.Time
 	// Prefix names the template nodes: Prefix-0, Prefix-1, ...
 	Prefix string
+	// Units returns a pod's device units for first-fit decreasing order
+	// (podutil.Units when nil; in DRA mode they are in its claims).
+	Units func(*corev1.Pod) int
 }
 
 var _ Estimator = &BinpackingEstimator{}
@@ -54,7 +57,7 @@ var _ Estimator = &BinpackingEstimator{}
 // pod fits none of those added so far. A pod that does not fit a fresh
 // template node is reported in Unfit with the scheduler's reason and never
 // causes a node; its equivalent pods are skipped.
-func (e *BinpackingEstimator) Estimate(ctx context.Context, pods []*corev1.Pod, template func(string) (*corev1.Node, error), maxNodes int) (Result, error) {
+func (e *BinpackingEstimator) Estimate(ctx context.Context, pods []*corev1.Pod, template func(string) (simulator.NodeInfo, error), maxNodes int) (Result, error) {
 	now := e.Now
 	if now == nil {
 		now = time.Now
@@ -65,7 +68,11 @@ func (e *BinpackingEstimator) Estimate(ctx context.Context, pods []*corev1.Pod, 
 		return Result{}, err
 	}
 	sorted := append([]*corev1.Pod(nil), pods...)
-	podutil.SortLargestFirst(sorted)
+	units := e.Units
+	if units == nil {
+		units = podutil.Units
+	}
+	podutil.SortLargestFirstBy(sorted, units)
 	res := Result{Unfit: map[string]string{}}
 	unfitClass := map[string]string{}
 	byNode := map[string]*Node{}
@@ -90,7 +97,7 @@ func (e *BinpackingEstimator) Estimate(ctx context.Context, pods []*corev1.Pod, 
 			if err != nil {
 				return Result{}, err
 			}
-			snap.AddNode(t)
+			simulator.AddNodeInfo(snap, t)
 			var reason string
 			node, bound, reason, err = snap.Schedule(ctx, pod)
 			if err != nil {
@@ -102,7 +109,7 @@ func (e *BinpackingEstimator) Estimate(ctx context.Context, pods []*corev1.Pod, 
 				res.Unfit[podutil.Key(pod)] = reason
 				continue
 			}
-			byNode[name] = &Node{Node: t}
+			byNode[name] = &Node{Node: t.Node}
 			order = append(order, name)
 		}
 		byNode[node].Pods = append(byNode[node].Pods, bound)

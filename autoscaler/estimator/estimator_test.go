@@ -10,12 +10,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/klog/v2/ktesting"
+	"k8s.io/utils/ptr"
 
 	"github.com/gantry-dev/gantry/autoscaler/apis/config"
 	"github.com/gantry-dev/gantry/autoscaler/cloudprovider"
 	"github.com/gantry-dev/gantry/autoscaler/simulator"
+	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/coretest"
 	"github.com/gantry-dev/gantry/core/device"
+	"github.com/gantry-dev/gantry/core/dra/dratest"
+	"github.com/gantry-dev/gantry/scheduler/dra"
 	"github.com/gantry-dev/gantry/scheduler/simulate"
 )
 
@@ -26,8 +30,11 @@ func group(name, model string, count int) config.NodeGroup {
 	}}
 }
 
-func templateOf(g config.NodeGroup) func(string) (*corev1.Node, error) {
-	return func(name string) (*corev1.Node, error) { return cloudprovider.BuildNode(g, name) }
+func templateOf(g config.NodeGroup) func(string) (simulator.NodeInfo, error) {
+	return func(name string) (simulator.NodeInfo, error) {
+		n, err := cloudprovider.BuildNode(g, name)
+		return simulator.NodeInfo{Node: n, Slices: cloudprovider.TemplateSlices(g, name)}, err
+	}
 }
 
 func pods(n int, percent int64, model string) []*corev1.Pod {
@@ -104,4 +111,49 @@ func TestEstimateIsTimeCapped(t *testing.T) {
 	assert.True(t, res.Capped)
 	assert.Less(t, len(res.Nodes), 10, "no new node once the time is up")
 	assert.NotEmpty(t, res.Nodes)
+}
+
+// In DRA mode pods ask shares through claims; the estimate places them on
+// template nodes whose only Gantry devices are in the slices the group's
+// agent would publish, card by card through GantryDRA: the packing
+// minimum of four-card nodes, every card within 100 percent. A claim
+// larger than a card fits no template node and is reported unfit.
+func TestEstimateDRAClaims(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	g := group("a100", "A100", 4)
+	g.Template.Device.Mode = config.DeviceModeDRA
+	mem := dra.NewMemory()
+	mem.AddClass(dratest.DeviceClass(device.GPU))
+	var in []*corev1.Pod
+	// 6 x 60 + 6 x 40 + 4 x 100 = 10 cards: three four-card nodes.
+	for i, pct := range []int64{60, 40, 60, 40, 60, 40, 100, 60, 40, 100, 60, 40, 100, 60, 40, 100} {
+		name := fmt.Sprintf("p%02d", i)
+		mem.AddClaim(dratest.MakeClaim("default", name).Share("gpu", "gpu.gantry.dev", pct).Obj())
+		in = append(in, claimPod(name))
+	}
+	mem.AddClaim(dratest.MakeClaim("default", "huge").Request("gpu", "gpu.gantry.dev", 5, 0).Obj())
+	in = append(in, claimPod("huge"))
+	base, err := simulator.NewShareSnapshot(ctx, simulate.Options{DRA: mem})
+	require.NoError(t, err)
+	e := &BinpackingEstimator{Base: base, Prefix: "est"}
+	res, err := e.Estimate(ctx, in, templateOf(g), 100)
+	require.NoError(t, err)
+	assert.Len(t, res.Nodes, 3)
+	assert.Len(t, res.Scheduled, 16)
+	require.Contains(t, res.Unfit, "default/huge")
+	for _, n := range res.Nodes {
+		assert.Empty(t, n.Node.Annotations[contract.AnnotationInventory], "a DRA template node has no inventory annotation")
+	}
+	_, _, claims := mem.Objects()
+	for _, c := range claims {
+		assert.Nil(t, c.Status.Allocation, "the estimate allocates in its own snapshot, never in the base's objects")
+	}
+}
+
+// claimPod returns a pod using the claim of its name.
+func claimPod(name string) *corev1.Pod {
+	p := coretest.MakePod(name).Requests(100, 128).Obj()
+	p.Spec.ResourceClaims = []corev1.PodResourceClaim{{Name: "gpu", ResourceClaimName: ptr.To(name)}}
+	p.Spec.Containers[0].Resources.Claims = []corev1.ResourceClaim{{Name: "gpu"}}
+	return p
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	resourceapi "k8s.io/api/resource/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -15,6 +16,7 @@ import (
 	"github.com/gantry-dev/gantry/core/device"
 	"github.com/gantry-dev/gantry/core/share"
 	"github.com/gantry-dev/gantry/core/state"
+	"github.com/gantry-dev/gantry/scheduler/dra"
 	"github.com/gantry-dev/gantry/scheduler/simulate"
 )
 
@@ -46,21 +48,34 @@ type ShareSnapshot struct {
 	// template nodes run full cycles (HintNodes 0).
 	HintNodes int
 	states    map[string]*state.NodeState
+	// dra holds this snapshot's DRA objects (nil without DRA): the
+	// framework's GantryDRA reads them and records its allocations there.
+	dra *dra.Memory
 }
 
-var _ Snapshot = &ShareSnapshot{}
+var (
+	_ Snapshot    = &ShareSnapshot{}
+	_ DRASnapshot = &ShareSnapshot{}
+)
 
-// NewShareSnapshot returns an empty snapshot scheduling with opts.
+// NewShareSnapshot returns an empty snapshot scheduling with opts. With
+// opts.DRA set the snapshot simulates DRA claims too (GantryDRA, see
+// simulate.Options.DRA), starting from a copy of opts.DRA's objects.
 func NewShareSnapshot(ctx context.Context, opts simulate.Options) (*ShareSnapshot, error) {
-	return newShare(ctx, opts, simulate.NewCluster(), DefaultHintNodes, map[string]*state.NodeState{})
+	var mem *dra.Memory
+	if opts.DRA != nil {
+		mem = opts.DRA.Fork()
+	}
+	return newShare(ctx, opts, simulate.NewCluster(), DefaultHintNodes, map[string]*state.NodeState{}, mem)
 }
 
-func newShare(ctx context.Context, opts simulate.Options, c *simulate.Cluster, hints int, states map[string]*state.NodeState) (*ShareSnapshot, error) {
+func newShare(ctx context.Context, opts simulate.Options, c *simulate.Cluster, hints int, states map[string]*state.NodeState, mem *dra.Memory) (*ShareSnapshot, error) {
+	opts.DRA = mem
 	s, err := simulate.NewScheduler(ctx, c, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &ShareSnapshot{opts: opts, cluster: c, sched: s, HintNodes: hints, states: states}, nil
+	return &ShareSnapshot{opts: opts, cluster: c, sched: s, HintNodes: hints, states: states, dra: mem}, nil
 }
 
 // Cluster returns the underlying cluster.
@@ -78,10 +93,48 @@ func (s *ShareSnapshot) AddNode(node *corev1.Node) {
 	s.states[node.Name] = podutil.NodeState(node, pods)
 }
 
-// RemoveNode implements Snapshot.
+// RemoveNode implements Snapshot; the node's ResourceSlices go with it.
 func (s *ShareSnapshot) RemoveNode(name string) {
 	s.cluster.RemoveNode(name)
 	delete(s.states, name)
+	if s.dra != nil {
+		s.dra.RemoveNodeSlices(name)
+	}
+}
+
+// DRA implements DRASnapshot.
+func (s *ShareSnapshot) DRA() bool { return s.dra != nil }
+
+// AddSlices implements DRASnapshot.
+func (s *ShareSnapshot) AddSlices(slices []*resourceapi.ResourceSlice) {
+	if s.dra == nil {
+		return
+	}
+	for _, sl := range slices {
+		s.dra.AddSlice(sl)
+	}
+}
+
+// SetDRAObjects implements DRASnapshot.
+func (s *ShareSnapshot) SetDRAObjects(slices []*resourceapi.ResourceSlice, classes []*resourceapi.DeviceClass, claims []*resourceapi.ResourceClaim) {
+	if s.dra != nil {
+		s.dra.Set(slices, classes, claims)
+	}
+}
+
+// AddClaim implements DRASnapshot.
+func (s *ShareSnapshot) AddClaim(c *resourceapi.ResourceClaim) {
+	if s.dra != nil {
+		s.dra.AddClaim(c)
+	}
+}
+
+// Claim implements DRASnapshot.
+func (s *ShareSnapshot) Claim(namespace, name string) (*resourceapi.ResourceClaim, bool) {
+	if s.dra == nil {
+		return nil, false
+	}
+	return s.dra.Claim(namespace, name)
 }
 
 // AddPod implements Snapshot.
@@ -226,18 +279,38 @@ func restrictTo(pod *corev1.Pod, names []string) {
 	}
 }
 
-// Fork implements Snapshot.
+// Fork implements Snapshot; DRA objects and allocations are forked too.
 func (s *ShareSnapshot) Fork(ctx context.Context) (Snapshot, error) {
 	states := make(map[string]*state.NodeState, len(s.states))
 	for k, v := range s.states {
 		states[k] = v.Clone()
 	}
-	return newShare(ctx, s.opts, s.cluster.Fork(), s.HintNodes, states)
+	var mem *dra.Memory
+	if s.dra != nil {
+		mem = s.dra.Fork()
+	}
+	return newShare(ctx, s.opts, s.cluster.Fork(), s.HintNodes, states, mem)
 }
 
-// Empty implements Snapshot.
+// Empty implements Snapshot. In DRA mode the empty snapshot keeps the
+// DeviceClasses and ResourceClaims (pending pods' claims are what an
+// estimate on template nodes allocates) and drops every ResourceSlice.
 func (s *ShareSnapshot) Empty(ctx context.Context) (Snapshot, error) {
-	return newShare(ctx, s.opts, simulate.NewCluster(), s.HintNodes, map[string]*state.NodeState{})
+	var mem *dra.Memory
+	if s.dra != nil {
+		_, classes, claims := s.dra.Objects()
+		mem = dra.NewMemory()
+		mem.Set(nil, classes, claims)
+	}
+	return newShare(ctx, s.opts, simulate.NewCluster(), s.HintNodes, map[string]*state.NodeState{}, mem)
+}
+
+// WithoutHints returns a snapshot that shares s's state and runs full
+// cycles (HintNodes 0): what estimates on template nodes start from.
+func (s *ShareSnapshot) WithoutHints() *ShareSnapshot {
+	c := *s
+	c.HintNodes = 0
+	return &c
 }
 
 // Len implements Snapshot.

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	resourceapi "k8s.io/api/resource/v1"
 )
 
 // Snapshot is a set of nodes and bound pods that can be forked and in
@@ -29,6 +30,49 @@ type Snapshot interface {
 	Empty(ctx context.Context) (Snapshot, error)
 	// Len returns the number of nodes.
 	Len() int
+}
+
+// DRASnapshot is implemented by snapshots that can simulate DRA claims
+// (ShareSnapshot; DRA reports whether this one does): ResourceSlices of
+// its nodes, DeviceClasses, and ResourceClaims with their allocations,
+// which the real DRA plugin reads and allocates while pods are placed.
+type DRASnapshot interface {
+	// DRA reports whether the snapshot simulates claims.
+	DRA() bool
+	// AddSlices adds the ResourceSlices of a node added with AddNode;
+	// RemoveNode removes them with the node.
+	AddSlices(slices []*resourceapi.ResourceSlice)
+	// SetDRAObjects replaces every slice, class and claim.
+	SetDRAObjects(slices []*resourceapi.ResourceSlice, classes []*resourceapi.DeviceClass, claims []*resourceapi.ResourceClaim)
+	// AddClaim adds or replaces a claim.
+	AddClaim(c *resourceapi.ResourceClaim)
+	// Claim returns a claim as the simulation has it.
+	Claim(namespace, name string) (*resourceapi.ResourceClaim, bool)
+}
+
+// AsDRA returns s as a DRASnapshot when it simulates claims.
+func AsDRA(s Snapshot) (DRASnapshot, bool) {
+	d, ok := s.(DRASnapshot)
+	if !ok || !d.DRA() {
+		return nil, false
+	}
+	return d, true
+}
+
+// NodeInfo is a node as a simulation adds it: the Node object and, in
+// DRA mode, the ResourceSlices its driver publishes.
+type NodeInfo struct {
+	Node   *corev1.Node
+	Slices []*resourceapi.ResourceSlice
+}
+
+// AddNodeInfo adds n to s; its slices only where s simulates claims (a
+// snapshot that does not sees a DRA node's cards as absent).
+func AddNodeInfo(s Snapshot, n NodeInfo) {
+	s.AddNode(n.Node)
+	if d, ok := AsDRA(s); ok && len(n.Slices) > 0 {
+		d.AddSlices(n.Slices)
+	}
 }
 
 // BulkAdder is implemented by snapshots that record many bound pods at

@@ -28,6 +28,8 @@ type Client struct {
 	nodes  corelisters.NodeLister
 	pods   corelisters.PodLister
 	pdbs   policylisters.PodDisruptionBudgetLister
+	// dra is nil until EnableDRA.
+	dra *draListers
 }
 
 var (

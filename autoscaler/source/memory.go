@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	resourceapi "k8s.io/api/resource/v1"
 )
 
 // Memory is an in-memory cluster.
@@ -17,6 +18,10 @@ type Memory struct {
 	pods    map[string]*corev1.Pod
 	pdbs    []*policyv1.PodDisruptionBudget
 	evicted []string
+	// DRA objects, by name (claims by namespace/name).
+	slices  map[string]*resourceapi.ResourceSlice
+	classes map[string]*resourceapi.DeviceClass
+	claims  map[string]*resourceapi.ResourceClaim
 }
 
 var (
@@ -26,7 +31,8 @@ var (
 
 // NewMemory returns an empty cluster.
 func NewMemory() *Memory {
-	return &Memory{nodes: map[string]*corev1.Node{}, pods: map[string]*corev1.Pod{}}
+	return &Memory{nodes: map[string]*corev1.Node{}, pods: map[string]*corev1.Pod{},
+		slices: map[string]*resourceapi.ResourceSlice{}, classes: map[string]*resourceapi.DeviceClass{}, claims: map[string]*resourceapi.ResourceClaim{}}
 }
 
 // AddNode adds or replaces a node.
@@ -36,11 +42,13 @@ func (m *Memory) AddNode(n *corev1.Node) {
 	m.nodes[n.Name] = n
 }
 
-// DeleteNode removes a node and the pods bound to it.
+// DeleteNode removes a node, the pods bound to it and the ResourceSlices
+// of its devices.
 func (m *Memory) DeleteNode(name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.nodes, name)
+	m.deleteNodeSlices(name)
 	for k, p := range m.pods {
 		if p.Spec.NodeName == name {
 			delete(m.pods, k)

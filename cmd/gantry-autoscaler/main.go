@@ -110,6 +110,10 @@ func run(o options) error {
 	}
 	factory := source.NewInformerFactory(client)
 	src := source.NewClient(client, factory)
+	if cfg.DRA() {
+		// A group in DRA mode: slices, classes and claims are simulated.
+		src.EnableDRA(factory)
+	}
 	var cp cloudprovider.CloudProvider
 	switch o.provider {
 	case "kwok":

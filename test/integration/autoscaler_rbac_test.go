@@ -156,6 +156,9 @@ func TestAutoscalerShippedRBAC(t *testing.T) {
 		{verb: "update", group: "cluster.x-k8s.io", resource: "machinedeployments", subresource: "scale", namespace: "default", name: "md"},
 		{verb: "list", group: "cluster.x-k8s.io", resource: "machines", namespace: "default"},
 		{verb: "patch", group: "cluster.x-k8s.io", resource: "machines", namespace: "default", name: "m"},
+		{verb: "list", group: "resource.k8s.io", resource: "resourceslices"}, {verb: "watch", group: "resource.k8s.io", resource: "resourceslices"},
+		{verb: "list", group: "resource.k8s.io", resource: "deviceclasses"}, {verb: "watch", group: "resource.k8s.io", resource: "deviceclasses"},
+		{verb: "list", group: "resource.k8s.io", resource: "resourceclaims"}, {verb: "watch", group: "resource.k8s.io", resource: "resourceclaims"},
 	}
 	forbidden := []access{
 		{verb: "delete", resource: "pods", namespace: "team-a", name: "p"},
@@ -171,6 +174,12 @@ func TestAutoscalerShippedRBAC(t *testing.T) {
 		{verb: "delete", group: "cluster.x-k8s.io", resource: "machines", namespace: "default", name: "m"},
 		{verb: "update", group: "cluster.x-k8s.io", resource: "machinedeployments", namespace: "default", name: "md"},
 		{verb: "create", group: "policy", resource: "poddisruptionbudgets", namespace: "team-a"},
+		// DRA objects are read, never written.
+		{verb: "create", group: "resource.k8s.io", resource: "resourceslices"},
+		{verb: "update", group: "resource.k8s.io", resource: "resourceclaims", namespace: "team-a", name: "c"},
+		{verb: "update", group: "resource.k8s.io", resource: "resourceclaims", subresource: "status", namespace: "team-a", name: "c"},
+		{verb: "get", group: "resource.k8s.io", resource: "resourceclaims", namespace: "team-a", name: "c"},
+		{verb: "list", group: "resource.k8s.io", resource: "resourceclaimtemplates", namespace: "team-a"},
 	}
 	kwokOnly := []access{{verb: "create", resource: "nodes"}, {verb: "delete", resource: "nodes", name: "n"}}
 

@@ -74,7 +74,29 @@ type DeviceTemplate struct {
 	MemoryMiB int64
 	// Isolation is the level the group's devices publish; "" is none.
 	Isolation device.Isolation
+	// Mode is how the group's node agents publish the cards.
+	Mode DeviceMode
 }
+
+// DeviceMode is how a node agent publishes its cards (DESIGN §3): one mode
+// per node.
+type DeviceMode string
+
+const (
+	// DeviceModeDevicePlugin: the inventory annotation and the
+	// gantry.dev/<kind>-percent extended resources; pods ask the
+	// resources, and their allocations are recorded on the pods.
+	DeviceModeDevicePlugin DeviceMode = "DevicePlugin"
+	// DeviceModeDRA: the DRA driver gpu.gantry.dev publishes one
+	// ResourceSlice with a device per card; pods hold shares through
+	// ResourceClaims. The template node then carries no Gantry
+	// annotation, label or resource, and the slice its agent would
+	// publish is built from the declared cards (core/dra.TemplateSlice).
+	DeviceModeDRA DeviceMode = "DRA"
+)
+
+// DRA reports whether the template's cards are published in DRA mode.
+func (d DeviceTemplate) DRA() bool { return d.Count > 0 && d.Mode == DeviceModeDRA }
 
 // ScheduledMinimum raises a group's minimum to MinSize for Duration after
 // each time Schedule fires (ACK's scheduled scaling).
@@ -119,6 +141,18 @@ type Backoff struct {
 	Max     time.Duration
 	// Reset forgets a group's failures this long after the last one.
 	Reset time.Duration
+}
+
+// DRA reports whether any group publishes its cards in DRA mode: the
+// autoscaler then reads ResourceSlices, ResourceClaims and DeviceClasses
+// and simulates claims with GantryDRA.
+func (c *AutoscalerConfiguration) DRA() bool {
+	for _, g := range c.AllGroups() {
+		if g.Template.Device.DRA() {
+			return true
+		}
+	}
+	return false
 }
 
 // AllGroups returns the node groups with the burst group last.

@@ -47,7 +47,11 @@ func Units(pod *corev1.Pod) int {
 
 // SortLargestFirst orders pods by device units, then CPU, then memory,
 // largest first, name breaking ties: first-fit decreasing order.
-func SortLargestFirst(pods []*corev1.Pod) {
+func SortLargestFirst(pods []*corev1.Pod) { SortLargestFirstBy(pods, Units) }
+
+// SortLargestFirstBy is SortLargestFirst with the pods' device units
+// given by units (in DRA mode they are in the pods' claims).
+func SortLargestFirstBy(pods []*corev1.Pod, units func(*corev1.Pod) int) {
 	type key struct {
 		units    int
 		cpu, mem int64
@@ -55,7 +59,7 @@ func SortLargestFirst(pods []*corev1.Pod) {
 	keys := make(map[*corev1.Pod]key, len(pods))
 	for _, p := range pods {
 		c, m := Requests(p)
-		keys[p] = key{Units(p), c, m}
+		keys[p] = key{units(p), c, m}
 	}
 	sort.SliceStable(pods, func(i, j int) bool {
 		a, b := keys[pods[i]], keys[pods[j]]
@@ -72,8 +76,8 @@ func SortLargestFirst(pods []*corev1.Pod) {
 }
 
 // EquivalenceKey is equal for pods the scheduler cannot tell apart: the
-// same controller, requests, model constraints, selectors, affinity,
-// tolerations and topology spread.
+// same controller, requests, resource claims (the same claim templates),
+// model constraints, selectors, affinity, tolerations and topology spread.
 func EquivalenceKey(pod *corev1.Pod) string {
 	h := fnv.New64a()
 	owner := ""
@@ -84,8 +88,18 @@ func EquivalenceKey(pod *corev1.Pod) string {
 	for _, c := range pod.Spec.Containers {
 		fmt.Fprintf(h, "%v|%v|", c.Resources.Requests, c.Resources.Limits)
 	}
+	for _, c := range pod.Spec.ResourceClaims {
+		fmt.Fprintf(h, "claim %s|%s|%s|", c.Name, ptrString(c.ResourceClaimName), ptrString(c.ResourceClaimTemplateName))
+	}
 	fmt.Fprintf(h, "%v|%v|%v|%v|%v", pod.Spec.NodeSelector, pod.Spec.Affinity, pod.Spec.Tolerations, pod.Spec.TopologySpreadConstraints, pod.Spec.SchedulerName)
 	return fmt.Sprintf("%x", h.Sum64())
+}
+
+func ptrString(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // Key returns namespace/name.

@@ -5,6 +5,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/gantry-dev/gantry/autoscaler/apis/config"
 )
 
 // Defaults, as Cluster Autoscaler's where it has one.
@@ -85,6 +87,9 @@ func SetDefaults_NodeGroup(g *NodeGroup) {
 	t := &g.Template
 	if t.Device != nil && t.Device.Kind == "" {
 		t.Device.Kind = "gpu"
+	}
+	if t.Device != nil && t.Device.Mode == "" {
+		t.Device.Mode = string(config.DeviceModeDevicePlugin)
 	}
 	if t.CPU == nil {
 		q := resource.MustParse("32")

@@ -75,7 +75,7 @@ func convertGroup(g NodeGroup) config.NodeGroup {
 	out.Template = config.NodeTemplate{CPU: *t.CPU, Memory: *t.Memory, Pods: *t.Pods, Zone: t.Zone, Labels: t.Labels, Taints: t.Taints}
 	if t.Device != nil {
 		out.Template.Device = config.DeviceTemplate{Kind: device.Kind(t.Device.Kind), Model: t.Device.Model, Count: int(t.Device.Count), MemoryMiB: t.Device.MemoryMiB,
-			Isolation: device.Isolation(t.Device.Isolation)}
+			Isolation: device.Isolation(t.Device.Isolation), Mode: config.DeviceMode(t.Device.Mode)}
 	}
 	return out
 }

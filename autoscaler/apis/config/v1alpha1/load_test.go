@@ -5,9 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gantry-dev/gantry/autoscaler/apis/config"
 	"github.com/gantry-dev/gantry/core/device"
 )
 
@@ -60,6 +62,38 @@ func TestLoadDefaultsAndConverts(t *testing.T) {
 	assert.Equal(t, 10*time.Hour, c.ScheduledMinimums[0].Duration)
 	assert.True(t, c.ScaleDown.Enabled)
 	assert.True(t, c.BalanceSimilarNodeGroups)
+	assert.Equal(t, config.DeviceModeDevicePlugin, g.Template.Device.Mode, "device-plugin mode unless declared")
+	assert.False(t, c.DRA())
+}
+
+// A group declares DRA mode on its cards; the configuration then needs
+// the DRA objects.
+func TestLoadDRAMode(t *testing.T) {
+	c, err := Load([]byte(`apiVersion: gantry.dev/v1alpha1
+kind: AutoscalerConfiguration
+nodeGroups:
+  - name: plugin
+    maxSize: 3
+    template: {device: {model: T4, count: 4}}
+  - name: dra
+    maxSize: 3
+    template: {device: {model: A100, count: 8, memoryMiB: 81920, mode: DRA}}
+  - name: cpu
+    maxSize: 3
+    template: {}
+`))
+	require.NoError(t, err)
+	want := []config.DeviceMode{config.DeviceModeDevicePlugin, config.DeviceModeDRA, ""}
+	var got []config.DeviceMode
+	for _, g := range c.NodeGroups {
+		got = append(got, g.Template.Device.Mode)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("modes (-want,+got):\n%s", diff)
+	}
+	assert.True(t, c.NodeGroups[1].Template.Device.DRA())
+	assert.False(t, c.NodeGroups[0].Template.Device.DRA())
+	assert.True(t, c.DRA())
 }
 
 func TestLoadRejects(t *testing.T) {
@@ -83,6 +117,7 @@ func TestLoadRejects(t *testing.T) {
 		{"bad kind", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {kind: tpu, model: A100, count: 8}}\n", `nodeGroups[0].template.device.kind: Unsupported value: "tpu"`},
 		{"bad model", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {model: \"A 100\", count: 8}}\n", `nodeGroups[0].template.device.model: Invalid value: "A 100"`},
 		{"MIG isolation in a template", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {model: A100, count: 8, isolation: mig}}\n", `nodeGroups[0].template.device.isolation: Unsupported value: "mig": supported values: "none", "mps"`},
+		{"unknown mode", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {model: A100, count: 8, mode: dra}}\n", `nodeGroups[0].template.device.mode: Unsupported value: "dra": supported values: "DevicePlugin", "DRA"`},
 		{"zero count", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {model: A100, count: 0}}\n", "nodeGroups[0].template.device.count: Invalid value: 0"},
 		{"count above share.MaxDevices", head + "nodeGroups:\n  - name: g\n    maxSize: 3\n    template: {device: {model: A100, count: 1025}}\n", "nodeGroups[0].template.device.count: Invalid value: 1025: must be at most 1024"},
 		{"zero eviction time", head + group + "scaleDown: {maxPodEvictionTime: 0s}\n", "scaleDown.maxPodEvictionTime: Invalid value: \"0s\": must be positive"},

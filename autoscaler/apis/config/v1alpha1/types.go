@@ -63,6 +63,11 @@ type DeviceTemplate struct {
 	// (default) or "mps" (their agents run CUDA MPS), so that pods that
 	// require gantry.dev/isolation trigger the right group.
 	Isolation string `json:"isolation,omitempty"`
+	// Mode is how the group's node agents publish the cards:
+	// "DevicePlugin" (default: the inventory annotation and
+	// gantry.dev/<kind>-percent resources) or "DRA" (the DRA driver
+	// gpu.gantry.dev's ResourceSlice; pods ask shares by ResourceClaim).
+	Mode string `json:"mode,omitempty"`
 }
 
 // ScheduledMinimum raises a group's minimum during a cron window.

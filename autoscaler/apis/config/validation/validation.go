@@ -166,6 +166,14 @@ func validateGroup(g *config.NodeGroup, p *field.Path, names map[string]bool) fi
 		if d.Isolation != "" && d.Isolation != device.IsolationNone && d.Isolation != device.IsolationMPS {
 			errs = append(errs, field.NotSupported(dp.Child("isolation"), string(d.Isolation), []string{string(device.IsolationNone), string(device.IsolationMPS)}))
 		}
+		switch d.Mode {
+		case config.DeviceModeDevicePlugin, config.DeviceModeDRA:
+		case "":
+			// Internal configurations built in code leave it unset: the
+			// device-plugin mode, as v1alpha1 defaults it.
+		default:
+			errs = append(errs, field.NotSupported(dp.Child("mode"), string(d.Mode), []string{string(config.DeviceModeDevicePlugin), string(config.DeviceModeDRA)}))
+		}
 	}
 	if t.CPU.Sign() <= 0 {
 		errs = append(errs, field.Invalid(tp.Child("cpu"), t.CPU.String(), "must be positive"))
