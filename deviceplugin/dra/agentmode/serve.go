@@ -65,12 +65,14 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	errs := make(chan error, 2)
 	// A failing health watch ends the driver (it must not serve cards
 	// whose health nobody watches); the driver ending ends everything.
+	// What fails only because Serve is already stopping (its context
+	// ended: SIGTERM, or the other part failed first) is not reported.
 	start := func(name string, f func() error, endsAll bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			err := f()
-			if err != nil {
+			if err != nil && ctx.Err() == nil {
 				errs <- fmt.Errorf("%s: %w", name, err)
 			}
 			if err != nil || endsAll {
