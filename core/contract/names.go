@@ -33,6 +33,15 @@ const (
 	MixedModel = "mixed"
 )
 
+// LabelAgentMode is the operator's choice of a node's agent mode: a node
+// labelled AgentModeDRA runs the node agent as the DRA driver, the shipped
+// device-plugin DaemonSet keeps off it and the DRA-mode one runs only there,
+// so a node's cards are offered one way.
+const (
+	LabelAgentMode = Domain + "/agent-mode"
+	AgentModeDRA   = "dra"
+)
+
 // Node annotations.
 const (
 	// AnnotationInventory holds the node's device inventory (see EncodeInventory).

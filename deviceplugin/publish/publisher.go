@@ -134,10 +134,59 @@ func (p *Publisher) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			p.handOver(ctx)
 			return
 		case <-changed:
 			t.Stop()
 		case <-t.C():
 		}
 	}
+}
+
+// Withdraw removes what Publish wrote: the inventory annotation and the
+// managed labels.
+func (p *Publisher) Withdraw(ctx context.Context) error {
+	labels := map[string]any{}
+	for _, k := range managedLabels {
+		labels[k] = nil
+	}
+	b, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"labels": labels, "annotations": map[string]any{contract.AnnotationInventory: nil}}})
+	if err != nil {
+		return fmt.Errorf("encoding patch: %w", err)
+	}
+	if _, err := p.Client.CoreV1().Nodes().Patch(ctx, p.Node, types.MergePatchType, b, metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
+		return fmt.Errorf("withdrawing the inventory of node %s: %w", p.Node, err)
+	}
+	return nil
+}
+
+// handOverTimeout bounds handOver's calls, made after the agent's context
+// ended.
+const handOverTimeout = 10 * time.Second
+
+// handOver withdraws the inventory when the agent stops because its node was
+// moved to DRA mode (labelled contract.LabelAgentMode=dra, which takes the
+// device-plugin DaemonSet's pod away): the scheduler and the autoscaler then
+// stop counting device-plugin capacity on a node whose cards the DRA
+// driver's ResourceSlice now offers. On any other stop (a rollout, a
+// restart) the inventory stays.
+func (p *Publisher) handOver(ctx context.Context) {
+	logger := klog.FromContext(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handOverTimeout)
+	defer cancel()
+	node, err := p.Client.CoreV1().Nodes().Get(ctx, p.Node, metav1.GetOptions{})
+	if err != nil {
+		logger.Error(err, "Cannot read the node at stop; its inventory stays", "node", p.Node)
+		return
+	}
+	if node.Labels[contract.LabelAgentMode] != contract.AgentModeDRA {
+		return
+	}
+	if err := p.Withdraw(ctx); err != nil {
+		logger.Error(err, "Node moved to DRA mode but its device-plugin inventory stays; remove it by hand", "node", p.Node,
+			"annotation", contract.AnnotationInventory)
+		return
+	}
+	logger.Info("Node moved to DRA mode: withdrew its device-plugin inventory", "node", p.Node)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -147,4 +148,60 @@ func TestRunPublishesOnChangeAndRepairsOnHeartbeat(t *testing.T) {
 	require.Eventually(t, clk.HasWaiters, 5*time.Second, time.Millisecond)
 	clk.Step(time.Minute)
 	require.Eventually(t, func() bool { return len(annotation().Devices) == 2 }, 5*time.Second, time.Millisecond)
+}
+
+// TestRunHandsOverToDRAMode: an agent that stops on a node its operator
+// labelled for DRA mode withdraws the inventory and its labels (other keys
+// stay); on any other stop the inventory stays.
+func TestRunHandsOverToDRAMode(t *testing.T) {
+	cases := []struct {
+		name         string
+		mode         string
+		wantWithdraw bool
+	}{
+		{name: "moved to DRA mode", mode: contract.AgentModeDRA, wantWithdraw: true},
+		{name: "a rollout or restart", wantWithdraw: false},
+		{name: "another value", mode: "device-plugin", wantWithdraw: false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := fake.NewClientset(newNode())
+			p := &publish.Publisher{Client: c, Node: "n1", Source: &source{inv: inventory(2, "A100"), changed: make(chan struct{})}}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { p.Run(ctx); close(done) }()
+			require.Eventually(t, func() bool {
+				n, err := c.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+				return err == nil && n.Annotations[contract.AnnotationInventory] != ""
+			}, 5*time.Second, time.Millisecond)
+			if tc.mode != "" {
+				n, err := c.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+				require.NoError(t, err)
+				n.Labels[contract.LabelAgentMode] = tc.mode
+				_, err = c.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+				require.NoError(t, err)
+			}
+			cancel()
+			<-done
+			n, err := c.CoreV1().Nodes().Get(context.Background(), "n1", metav1.GetOptions{})
+			require.NoError(t, err)
+			wantLabels := map[string]string{"team": "ml", contract.LabelGPUModel: "A100", contract.LabelGPUCount: "2", contract.LabelAccelerator: "gpu"}
+			if tc.mode != "" {
+				wantLabels[contract.LabelAgentMode] = tc.mode
+			}
+			_, hasInventory := n.Annotations[contract.AnnotationInventory]
+			if tc.wantWithdraw {
+				for _, k := range []string{contract.LabelGPUModel, contract.LabelGPUCount, contract.LabelAccelerator} {
+					delete(wantLabels, k)
+				}
+				require.False(t, hasInventory, "the inventory annotation stays on a node in DRA mode")
+			} else {
+				require.True(t, hasInventory, "the inventory annotation is gone")
+			}
+			if diff := cmp.Diff(wantLabels, n.Labels); diff != "" {
+				t.Errorf("labels (-want +got):\n%s", diff)
+			}
+			require.Equal(t, "keep", n.Annotations["other.io/x"])
+		})
+	}
 }

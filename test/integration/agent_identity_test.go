@@ -219,4 +219,14 @@ func TestAgentIdentityIsScopedToItsNode(t *testing.T) {
 			denied(t, err, d.want)
 		})
 	}
+
+	// Last: it leaves n1 without an inventory.
+	t.Run("withdraws its own Node's inventory and labels when the node moves to DRA mode", func(t *testing.T) {
+		p := &publish.Publisher{Client: agent, Node: "n1", Source: staticDevices{inv}}
+		require.NoError(t, p.Withdraw(ctx))
+		got, err := e.client.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+		require.NoError(t, err)
+		require.NotContains(t, got.Annotations, contract.AnnotationInventory)
+		require.NotContains(t, got.Labels, contract.LabelGPUModel)
+	})
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"sync"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
+	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/device"
 	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
@@ -52,6 +54,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	inv, _ := store.Snapshot()
 	logger.Info("Discovered devices", "gpus", inv.Count(device.GPU), "npus", inv.Count(device.NPU))
+	warnIfDevicePluginInventory(ctx, cfg.KubeClient, cfg.NodeName)
 	if cfg.PluginDataDir == "" {
 		cfg.PluginDataDir = DefaultPluginDataDir
 	}
@@ -92,4 +95,23 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		all = append(all, err)
 	}
 	return errors.Join(all...)
+}
+
+// warnIfDevicePluginInventory logs when the Node still carries device-plugin
+// mode's inventory (an agent that did not hand over, killed say): the
+// scheduler and autoscaler would go on counting that capacity next to this
+// driver's slice. The DRA identity may not patch Nodes, so it only says how
+// to remove it.
+func warnIfDevicePluginInventory(ctx context.Context, client kubernetes.Interface, node string) {
+	logger := klog.FromContext(ctx)
+	n, err := client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		logger.V(2).Info("Cannot read the node to check for a device-plugin inventory", "err", err)
+		return
+	}
+	if _, ok := n.Annotations[contract.AnnotationInventory]; ok {
+		logger.Error(nil, "The node still carries device-plugin mode's inventory; remove it so that its cards are offered only by this driver",
+			"node", klog.KObj(n), "annotation", contract.AnnotationInventory,
+			"fix", fmt.Sprintf("kubectl annotate node %s %s-", node, contract.AnnotationInventory))
+	}
 }

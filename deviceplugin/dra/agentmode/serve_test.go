@@ -3,14 +3,19 @@ package agentmode_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 
+	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/device"
 	"github.com/gantry-dev/gantry/deviceplugin/cdi"
 	"github.com/gantry-dev/gantry/deviceplugin/discovery"
@@ -89,6 +94,36 @@ func TestServe(t *testing.T) {
 			}
 			require.NoError(t, err)
 			require.ErrorIs(t, ctx.Err(), context.Canceled, "Serve returned before its context ended")
+		})
+	}
+}
+
+// TestServeWarnsOfADevicePluginInventory: a node that still carries
+// device-plugin mode's inventory is reported with the command that removes
+// it; a clean node is not.
+func TestServeWarnsOfADevicePluginInventory(t *testing.T) {
+	for _, stale := range []bool{true, false} {
+		t.Run(fmt.Sprintf("stale=%v", stale), func(t *testing.T) {
+			logger := ktesting.NewLogger(t, ktesting.NewConfig(ktesting.BufferLogs(true)))
+			ctx, cancel := context.WithTimeout(klog.NewContext(context.Background(), logger), 200*time.Millisecond)
+			defer cancel()
+			n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
+			if stale {
+				n.Annotations = map[string]string{contract.AnnotationInventory: "{}"}
+			}
+			dir := t.TempDir()
+			require.NoError(t, agentmode.Serve(ctx, agentmode.ServeConfig{NodeName: "n1", KubeClient: fake.NewClientset(n),
+				Backends:      []discovery.Backend{backend{}},
+				CDI:           cdi.Config{Dir: filepath.Join(dir, "cdi"), ToolkitDirs: []string{dir}},
+				PluginDataDir: filepath.Join(dir, "plugin"), RegistrarDir: filepath.Join(dir, "registry")}))
+			logs := logger.GetSink().(ktesting.Underlier).GetBuffer().String()
+			const warning = "The node still carries device-plugin mode's inventory"
+			if stale {
+				require.Contains(t, logs, warning)
+				require.Contains(t, logs, "kubectl annotate node n1 gantry.dev/inventory-")
+			} else {
+				require.NotContains(t, logs, warning)
+			}
 		})
 	}
 }
