@@ -8,6 +8,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
+
+	"github.com/gantry-dev/gantry/core/device"
+	coredra "github.com/gantry-dev/gantry/core/dra"
+	"github.com/gantry-dev/gantry/core/share"
 )
 
 // TestDRAObjectsMatchKustomize: the chart's DeviceClasses equal
@@ -184,5 +188,34 @@ func TestDRAValuesSchema(t *testing.T) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestChartClaimTemplatesAreTheWebhooksRewrites: whatever percents an
+// operator lists, each template the chart renders has the name and asks
+// what gantry-webhook's DRA rewrite references for that share
+// (core/dra.ClaimTemplate), so a pod asking gantry.dev/gpu-percent in a DRA
+// namespace finds it.
+func TestChartClaimTemplatesAreTheWebhooksRewrites(t *testing.T) {
+	c := loadChart(t)
+	percents := []int{1, 30, 75, 100}
+	var vals []any
+	for _, p := range percents {
+		vals = append(vals, p)
+	}
+	got := mustRender(t, c, map[string]any{"dra": map[string]any{"claimTemplates": map[string]any{"namespaces": []any{"team-a"}, "percents": vals}}})
+	for _, p := range percents {
+		want := coredra.ClaimTemplate("team-a", coredra.TemplateShare{Part: share.Part{Kind: device.GPU, Count: 1, Units: p}})
+		g, ok := got[key{"ResourceClaimTemplate", "team-a", want.Name}].(*resourceapi.ResourceClaimTemplate)
+		if !ok {
+			t.Errorf("the chart renders no ResourceClaimTemplate team-a/%s", want.Name)
+			continue
+		}
+		if !coredra.SameClaimSpec(want.Spec.Spec, g.Spec.Spec) {
+			t.Errorf("%s asks %+v, the rewrite's asks %+v", want.Name, g.Spec.Spec, want.Spec.Spec)
+		}
+		if g.Labels[coredra.LabelTemplatePercent] != want.Labels[coredra.LabelTemplatePercent] {
+			t.Errorf("%s: label %s=%q, want %q", want.Name, coredra.LabelTemplatePercent, g.Labels[coredra.LabelTemplatePercent], want.Labels[coredra.LabelTemplatePercent])
+		}
 	}
 }
