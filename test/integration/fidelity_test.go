@@ -105,6 +105,7 @@ func TestSimulatorFidelity(t *testing.T) {
 	}
 	var realMilli int64
 	realFailed, sameModel, sameNode, sameCards, bothPlaced := 0, 0, 0, 0, 0
+	simModels, realModels := map[string]int{}, map[string]int{}
 	for _, p := range pods {
 		r, ok := real[p.Name]
 		if !ok {
@@ -117,6 +118,8 @@ func TestSimulatorFidelity(t *testing.T) {
 			continue
 		}
 		bothPlaced++
+		simModels[model[s.Node]]++
+		realModels[model[r.node]]++
 		if model[s.Node] == model[r.node] {
 			sameModel++
 		}
@@ -127,25 +130,36 @@ func TestSimulatorFidelity(t *testing.T) {
 			}
 		}
 	}
+	// chance is the share of pods that would land on the same model if
+	// the real scheduler chose models independently of the simulator, with
+	// the same number of pods on each model.
+	var chance float64
+	for m, n := range simModels {
+		chance += float64(n) * float64(realModels[m]) / float64(bothPlaced) / float64(bothPlaced)
+	}
 	realPct := 100 * float64(realMilli) / float64(capacity)
 	simPct := 100 * float64(sim.AllocatedMilli) / float64(capacity)
 	t.Logf("nodes %d, pods %d (%.0f pods/s through the real scheduler)", len(sub.Nodes), len(pods), float64(len(pods))/elapsed.Seconds())
 	t.Logf("milli-GPU allocated: real %.2f %%, simulated %.2f %% (paper's setup %.2f %%, bound %.2f %%)", realPct, simPct,
 		100*float64(paper.AllocatedMilli)/float64(capacity), sim.Bound.Percent())
 	t.Logf("tasks failed: real %d, simulated %d (paper's setup %d)", realFailed, sim.Failed, paper.Failed)
-	t.Logf("pods placed by both: %d; same GPU model %.1f %%, same node %.1f %%, same node and cards %.1f %%", bothPlaced,
-		100*float64(sameModel)/float64(bothPlaced), 100*float64(sameNode)/float64(bothPlaced), 100*float64(sameCards)/float64(bothPlaced))
+	t.Logf("pods placed by both: %d; same GPU model %.1f %% (%.1f %% by chance), same node %.1f %%, same node and cards %.1f %%", bothPlaced,
+		100*float64(sameModel)/float64(bothPlaced), 100*chance, 100*float64(sameNode)/float64(bothPlaced), 100*float64(sameCards)/float64(bothPlaced))
 
 	// The outcome agrees: allocation within 2.5 pp of capacity and failures
 	// within 2 % of the pods (at least 5). The real scheduler's own spread
-	// from its random tie-breaks is about 1 pp on this subset (four runs:
-	// 92.97 % to 94.17 %; the simulator 92.65 % to 93.12 %; bench/ours.md).
+	// from its random tie-breaks is a few tenths of a pp on this subset with
+	// the shipped profile (three runs: 94.71 % to 94.92 %, the simulator
+	// 94.92 %) and was about 1 pp with the profile shipped before
+	// (bench/ours.md).
 	assert.InDelta(t, simPct, realPct, 2.5, "milli-GPU allocation, percent of capacity")
 	assert.InDelta(t, float64(sim.Failed), float64(realFailed), math.Max(5, 0.02*float64(len(pods))), "failed tasks")
 	// Pod for pod the runs diverge (which of several equal nodes takes a pod
 	// is a tie, broken differently, and every later choice follows from
-	// it), but the kind of node FGD picks for a pod is its decision.
-	assert.Greater(t, sameModel, bothPlaced/2, "fewer than half of the pods on a node of the simulator's GPU model")
+	// it), but the kind of node FGD picks for a pod is its decision: the
+	// two agree on the model clearly more often than independent choices
+	// with the same per-model totals would.
+	assert.Greater(t, float64(sameModel)/float64(bothPlaced), chance+0.05, "pods on a node of the simulator's GPU model, against %.1f %% by chance", 100*chance)
 }
 
 type realPlacement struct {

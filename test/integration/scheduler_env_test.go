@@ -18,9 +18,13 @@ import (
 	"github.com/gantry-dev/gantry/test/harness"
 )
 
-// schedulerConfig runs gantry-scheduler next to a stock profile, so the
-// same binary can be compared with kube-scheduler's defaults.
-const schedulerConfig = `apiVersion: kubescheduler.config.k8s.io/v1
+// schedulerConfig runs Gantry's profiles next to a stock one, so the same
+// binary can be compared with kube-scheduler's defaults: gantry-scheduler
+// writes the allocation in PreBind, gantry-bind in the Binding, and
+// gantry-shipped is gantry-bind tuned as manifests/scheduler ships it (every
+// node scored, the stock CPU/memory scorers off). Format it with the
+// kubeconfig and the policy.
+var schedulerConfig = `apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 clientConnection:
   kubeconfig: %[1]q
@@ -30,35 +34,38 @@ leaderElection:
   leaderElect: false
 profiles:
   - schedulerName: default-scheduler
-  - schedulerName: gantry-scheduler
-    plugins:
-      multiPoint:
-        enabled:
-          - name: GantryDeviceShare
-            weight: 10
-    pluginConfig:
-      - name: NodeResourcesFit
-        args:
-          ignoredResourceGroups: ["gantry.dev"]
-      - name: GantryDeviceShare
-        args:
-          apiVersion: gantry.dev/v1alpha1
-          kind: DeviceShareArgs
-          policy: %[2]s
-          zoneSpreadWeight: 70
-  - schedulerName: gantry-bind
-    plugins:
-      multiPoint:
-        enabled:
-          - name: GantryDeviceShare
-            weight: 10
-      bind:
+` + gantryProfile("gantry-scheduler", "PreBind", "") +
+	gantryProfile("gantry-bind", "Bind", "") +
+	gantryProfile("gantry-shipped", "Bind", `    percentageOfNodesToScore: 100
+`)
+
+// gantryProfile is a profile running GantryDeviceShare with the policy of
+// the config's second argument; tuning is inserted as written.
+func gantryProfile(name, write, tuning string) string {
+	bind, score := "", ""
+	if write == "Bind" {
+		bind = `      bind:
         enabled:
           - name: GantryDeviceShare
           - name: DefaultBinder
         disabled:
           - name: "*"
-    pluginConfig:
+`
+	}
+	if tuning != "" {
+		score = `      score:
+        disabled:
+          - name: NodeResourcesFit
+          - name: NodeResourcesBalancedAllocation
+`
+	}
+	return `  - schedulerName: ` + name + `
+` + tuning + `    plugins:
+` + score + `      multiPoint:
+        enabled:
+          - name: GantryDeviceShare
+            weight: 10
+` + bind + `    pluginConfig:
       - name: NodeResourcesFit
         args:
           ignoredResourceGroups: ["gantry.dev"]
@@ -68,8 +75,9 @@ profiles:
           kind: DeviceShareArgs
           policy: %[2]s
           zoneSpreadWeight: 70
-          writeAllocation: Bind
+          writeAllocation: ` + write + `
 `
+}
 
 // env is a control plane with gantry-scheduler running against it.
 type env struct {
