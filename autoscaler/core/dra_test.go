@@ -3,6 +3,7 @@ package core
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -169,4 +170,42 @@ func mustDRA(t *testing.T, e *env) *draWorld {
 	d, err := e.a.observeDRA(e.ctx)
 	require.NoError(t, err)
 	return d
+}
+
+// A DRA node is capacity only once its agent published its slice: until
+// then the scale-up's nodes stay upcoming, and no second scale-up starts.
+func TestDRANodeReadyOnceSlicePublished(t *testing.T) {
+	e := newEnv(t, testConfig(draGroup("a100", "A100", 4, 50, 4)), nil)
+	e.src.AddDeviceClass(dratest.DeviceClass(device.GPU))
+	for i := range 8 {
+		name := fmt.Sprintf("c%d", i)
+		e.src.AddClaim(ownedClaim(dratest.MakeClaim("default", name+"-gpu").Share("gpu", "gpu.gantry.dev", 100).Obj(), name))
+		e.src.AddPod(pendingClaim(name))
+	}
+	e.run(t0)
+	require.Len(t, e.calls("IncreaseSize"), 1)
+	assert.Equal(t, 2, e.calls("IncreaseSize")[0].Delta)
+
+	g := e.prov.Group("a100")
+	var names []string
+	for i := range 2 {
+		name := fmt.Sprintf("a100-x%d", i)
+		node, err := cloudprovider.BuildNode(g.Config(), name)
+		require.NoError(t, err)
+		e.src.AddNode(node)
+		names = append(names, name)
+	}
+	e.run(t0.Add(10 * time.Second))
+	assert.Len(t, e.calls("IncreaseSize"), 1, "registered nodes without slices are upcoming, not missing")
+	assert.Equal(t, 0, e.st.Last.NodeGroups[0].Ready)
+	assert.Equal(t, 2, e.st.Last.NodeGroups[0].Upcoming)
+
+	for _, n := range names {
+		for _, s := range cloudprovider.TemplateSlices(g.Config(), n) {
+			e.src.AddSlice(s)
+		}
+	}
+	e.run(t0.Add(20 * time.Second))
+	assert.Equal(t, 2, e.st.Last.NodeGroups[0].Ready, "ready once the slices are published")
+	assert.Len(t, e.calls("IncreaseSize"), 1)
 }
