@@ -7,5 +7,7 @@
 // Besides Gantry's binpack and spread, the package carries Fragmentation
 // Gradient Descent (FGD, Weng et al., USENIX ATC '23) and the baselines of
 // that paper (best-fit, dot-product, GPU-packing, GPU-clustering, random),
-// restated from their published definitions.
+// restated from their published definitions, and one policy of Gantry's
+// own, LookaheadFGD (lookahead.go): FGD over a fragment measure that looks
+// ahead at how the workload's shares fill what a device has left.
 package policy

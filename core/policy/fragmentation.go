@@ -42,12 +42,27 @@ func Fragmentation(n *state.NodeState, free []int, cpuFree int64, w Workload) fl
 // placement leaves the fragmentation unchanged, so the order decides a
 // score whenever a placement's effects cancel out.
 func fragmentMilli(n *state.NodeState, free []int, cpuFree int64, w Workload) float64 {
+	return fragmentMilliCounting(n, free, cpuFree, w, nil)
+}
+
+// residueFunc says how many of the free units of device i (an index into
+// the node's Devices), too few for a shape, count as lost (nil: all of
+// them, as FGD counts).
+type residueFunc func(i, free int) float64
+
+// fragmentMilliCounting is fragmentMilli with the too-small devices of an
+// allowed model counted by residue. With a residue that returns free it
+// is fragmentMilli, bit for bit.
+func fragmentMilliCounting(n *state.NodeState, free []int, cpuFree int64, w Workload, residue residueFunc) float64 {
 	var classes [numClasses]float64
 	for _, s := range w {
 		total, small, class := shapeFragment(n, free, cpuFree, s)
 		if class == classSatisfied {
-			classes[classLackDevice] += s.Weight * float64(small*milliPerUnit)
-			classes[classSatisfied] += s.Weight * float64((total-small)*milliPerUnit)
+			lost := float64(small)
+			if residue != nil {
+				lost = tooSmall(n, free, s, residue)
+			}
+			classes[classLackDevice] += s.Weight * (lost * milliPerUnit)
 			continue
 		}
 		classes[class] += s.Weight * float64(total*milliPerUnit)
@@ -105,6 +120,24 @@ func shapeFragment(n *state.NodeState, free []int, cpuFree int64, s Shape) (tota
 	default:
 		return total, 0, classLackBoth
 	}
+}
+
+// tooSmall adds up what residue counts of the devices of s's kind too small
+// for one piece of s, and the free units of those of a model s may not use.
+func tooSmall(n *state.NodeState, free []int, s Shape, residue residueFunc) float64 {
+	var lost float64
+	kind := s.kind()
+	for i := range n.Devices {
+		d := &n.Devices[i]
+		switch {
+		case d.Kind != kind:
+		case !s.allows(d.Model):
+			lost += float64(free[i])
+		case free[i] < s.Units:
+			lost += residue(i, free[i])
+		}
+	}
+	return lost
 }
 
 // NodeFragmentation is Fragmentation of n as it stands.

@@ -24,6 +24,10 @@ const (
 	GPUPacking    Type = "GPUPacking"
 	GPUClustering Type = "GPUClustering"
 	Random        Type = "Random"
+	// LookaheadFGD is Gantry's own policy (lookahead.go): FGD over a
+	// fragment measure that counts a remainder by what the workload's
+	// shares are expected to leave of it.
+	LookaheadFGD Type = "LookaheadFGD"
 )
 
 // Normalization says how raw scores become 0..MaxScore across nodes.
@@ -70,6 +74,7 @@ var constructors = map[Type]func(Options) (Strategy, error){
 	GPUPacking:    func(Options) (Strategy, error) { return gpuPacking{}, nil },
 	GPUClustering: func(Options) (Strategy, error) { return gpuClustering{}, nil },
 	Random:        func(o Options) (Strategy, error) { return random{seed: o.Seed}, nil },
+	LookaheadFGD:  newLookaheadFGD,
 }
 
 // New returns the strategy of type t.
@@ -92,7 +97,7 @@ func Types() []Type {
 }
 
 // NeedsWorkload reports whether t measures against a workload distribution.
-func NeedsWorkload(t Type) bool { return t == FGD }
+func NeedsWorkload(t Type) bool { return t == FGD || t == LookaheadFGD }
 
 // Normalize maps raw scores in place onto 0..MaxScore as s asks.
 func Normalize(s Strategy, scores []int64) {

@@ -18,12 +18,13 @@ import (
 func TestNew(t *testing.T) {
 	types := policy.Types()
 	assert.IsNonDecreasing(t, types)
-	for _, typ := range []policy.Type{policy.Binpack, policy.Spread, policy.FGD, policy.BestFit, policy.DotProduct, policy.GPUPacking, policy.GPUClustering, policy.Random} {
+	for _, typ := range []policy.Type{policy.Binpack, policy.Spread, policy.FGD, policy.BestFit, policy.DotProduct, policy.GPUPacking, policy.GPUClustering, policy.Random, policy.LookaheadFGD} {
 		assert.Contains(t, types, typ)
 	}
 	_, err := policy.New("Tetris", policy.Options{})
 	require.EqualError(t, err, fmt.Sprintf(`unknown policy "Tetris" (known: %v)`, types))
 	assert.True(t, policy.NeedsWorkload(policy.FGD))
+	assert.True(t, policy.NeedsWorkload(policy.LookaheadFGD))
 	for _, typ := range []policy.Type{policy.Binpack, policy.Spread, policy.BestFit, policy.DotProduct, policy.GPUPacking, policy.GPUClustering, policy.Random} {
 		assert.False(t, policy.NeedsWorkload(typ), typ)
 		_, err := policy.New(typ, policy.Options{})

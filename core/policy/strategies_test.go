@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -275,4 +276,81 @@ func TestEveryStrategyRejectsWhatDoesNotFit(t *testing.T) {
 			assert.Zero(t, score)
 		})
 	}
+}
+
+// lookaheadWorkload: half a GPU (weight 0.5), 30 % (0.3), a whole GPU
+// (0.2), each with one CPU. Residues (lookahead_internal_test.go): a
+// remainder under 30 stays whole, 30 -> 0, 40 -> 10, 50 -> 7.5,
+// 60 -> 6.25, 70 -> 16.25, 100 -> 8.625.
+var lookaheadWorkload = policy.Workload{
+	{CPUMilli: 1000, Count: 1, Units: 50, Weight: 0.5},
+	{CPUMilli: 1000, Count: 1, Units: 30, Weight: 0.3},
+	{CPUMilli: 1000, Count: 1, Units: 100, Weight: 0.2},
+}
+
+func TestLookaheadFGD(t *testing.T) {
+	s := mustNew(t, policy.LookaheadFGD, policy.Options{Workload: lookaheadWorkload})
+	assert.Equal(t, policy.Clamp, s.Normalization())
+	runScoreCases(t, s, []scoreCase{
+		// Free [100 100] -> [50 100]: only the whole GPU finds GPU 0 too
+		// small, and counts its residue 7.5, not FGD's 50: Δ = 0.2·7.5 =
+		// 1.5 units = 15 milli: floor(100/(1+e^0.015)) = floor(49.63) = 49.
+		{name: "empty node", node: gpuNode("n1", 0, 0), req: gpus(1, 50, 1000), wantScore: 49, wantDevs: [][]int{{0}}},
+		// Free [70 20]; only GPU 0 takes 50. Before: 0.5·20 + 0.3·20
+		// (GPU 1 too small, nothing fills 20) + 0.2·90 (no free GPU for the
+		// whole one: all of it) = 34. After [20 20] nothing fits anything:
+		// 0.5·40 + 0.3·40 + 0.2·40 = 40. Δ = 6 units = 60 milli:
+		// floor(100/(1+e^0.06)) = floor(48.50) = 48 (FGD: 53).
+		{name: "fragmented node", node: gpuNode("n2", 30, 80), req: gpus(1, 50, 1000), wantScore: 48, wantDevs: [][]int{{0}}},
+		// Free [100 60 30]; before: 0.2·(res 60 + res 30) = 0.2·6.25 = 1.25.
+		//   GPU 0 -> [70 60 30]: no free GPU for the whole one: 0.2·160 = 32, score 42.
+		//   GPU 1 -> [100 30 30]: 0.2·(0 + 0) = 0, Δ = -1.25 units: floor(50.31) = 50.
+		//   GPU 2 -> [100 60 0]: 0.2·6.25 = 1.25, Δ = 0: 50.
+		// GPUs 1 and 2 tie; the lower index wins (FGD takes GPU 2).
+		{name: "share goes to the GPU with the best score", node: gpuNode("n3", 0, 40, 70), req: gpus(1, 30, 1000), wantScore: 50, wantDevs: [][]int{{1}}},
+		// Whole GPU on the lowest free index: [0 60 30] leaves no free GPU
+		// for the whole shape, 0.2·90 = 18; Δ = 16.75 units = 167.5 milli:
+		// floor(100/(1+e^0.1675)) = floor(45.82) = 45.
+		{name: "whole GPU", node: gpuNode("n3", 0, 40, 70), req: gpus(1, 100, 1000), wantScore: 45, wantDevs: [][]int{{0}}},
+		// 1.5 cores left, 0.5 after: no shape fits, every free unit is lost
+		// to each: 0 -> 200 units = 2000 milli: floor(100/(1+e^2)) = 11.
+		{name: "CPU-only task that strands the GPUs", node: gpuNode("n1", 0, 0).WithHost(32000, 1500, 1<<20), req: cpuOnly(1000), wantScore: 11, wantDevs: nil},
+		{name: "CPU-only task with room to spare", node: gpuNode("n1", 0, 0).WithHost(32000, 32000, 1<<20), req: cpuOnly(1000), wantScore: 50, wantDevs: nil},
+	})
+}
+
+// Where no share of the workload can fill a remainder, every residue is
+// the remainder itself and LookaheadFGD is FGD, score for score and device
+// for device.
+func TestLookaheadFGDIsFGDWhenNothingFillsARemainder(t *testing.T) {
+	w := policy.Workload{
+		{CPUMilli: 4000, Count: 1, Units: 100, Weight: 3},
+		{CPUMilli: 16000, Count: 2, Units: 100, Weight: 1},
+		{CPUMilli: 2000, Count: 0, Weight: 1},
+	}
+	fgd := mustNew(t, policy.FGD, policy.Options{Workload: w})
+	look := mustNew(t, policy.LookaheadFGD, policy.Options{Workload: w})
+	nodes := []*state.NodeState{
+		gpuNode("a", 0, 0, 0, 0),
+		gpuNode("b", 30, 0, 75, 0).WithHost(32000, 9000, 1<<20),
+		gpuNode("c", 100, 55, 0, 10).WithHost(32000, 20000, 1<<20),
+		gpuNode("d", 20, 40, 60, 80),
+	}
+	reqs := []*share.Request{gpus(1, 25, 1000), gpus(1, 70, 3000), gpus(1, 100, 4000), gpus(2, 100, 8000), cpuOnly(6000)}
+	for _, n := range nodes {
+		for _, req := range reqs {
+			fa, fs, fok := fgd.Score(n, req)
+			la, ls, lok := look.Score(n, req)
+			require.Equal(t, fok, lok, "%s %+v", n.Name, req.Parts)
+			assert.Equal(t, fs, ls, "%s %+v", n.Name, req.Parts)
+			if diff := cmp.Diff(indices(fa), indices(la)); diff != "" {
+				t.Errorf("%s %+v: devices (-FGD,+LookaheadFGD):\n%s", n.Name, req.Parts, diff)
+			}
+		}
+	}
+}
+
+func TestLookaheadFGDNeedsAWorkload(t *testing.T) {
+	_, err := policy.New(policy.LookaheadFGD, policy.Options{})
+	require.EqualError(t, err, "LookaheadFGD needs a workload distribution: workload has no shapes")
 }

@@ -14,13 +14,14 @@ type DeviceShareArgs struct {
 	metav1.TypeMeta `json:",inline"`
 
 	// Policy is one of Binpack (default), Spread, FGD, BestFit, DotProduct,
-	// GPUPacking, GPUClustering, Random.
+	// GPUPacking, GPUClustering, Random, LookaheadFGD.
 	Policy *string `json:"policy,omitempty"`
 	// ZoneSpreadWeight (0..100, default 70) is how much spreading replicas
 	// of one workload across zones counts against packing.
 	ZoneSpreadWeight *int32 `json:"zoneSpreadWeight,omitempty"`
-	// Workload lists request shapes and their weights for FGD. Empty: learn
-	// the distribution from the pods the scheduler sees.
+	// Workload lists request shapes and their weights for FGD and
+	// LookaheadFGD. Empty: learn the distribution from the pods the
+	// scheduler sees.
 	Workload []Shape `json:"workload,omitempty"`
 	// WorkloadCoveragePercent (1..100, default 95) keeps the most frequent
 	// observed shapes until they cover this share of pods.
