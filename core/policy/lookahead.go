@@ -40,9 +40,10 @@ import (
 // spends its score on remainders that will be filled anyway, and the
 // placements that really lose devices weigh relatively less: those that
 // leave a node without the host CPU, or the free devices, for a shape it
-// could host before. In FGD's end state on the default trace 11 % of the
-// unallocated GPU is on devices that a failed request could use but whose
-// node has no CPU or memory left for it; with the look-ahead 2-3 %.
+// could host before. In FGD's end state on the default trace (seed 42),
+// 11 % of the unallocated GPU is on devices that a failed request could use
+// but whose node has no CPU or memory left for it; with the look-ahead 3 %,
+// and less such stranding on every trace family measured.
 //
 // The reference simulator of the paper logs a different recursion (its
 // "Bellman" fragmentation, over whole nodes, where the first request that
