@@ -209,3 +209,31 @@ func TestDRANodeReadyOnceSlicePublished(t *testing.T) {
 	assert.Equal(t, 2, e.st.Last.NodeGroups[0].Ready, "ready once the slices are published")
 	assert.Len(t, e.calls("IncreaseSize"), 1)
 }
+
+// A claim shared with a pod on another node cannot be moved with the
+// light node's pod: the node stays.
+func TestDRAScaleDownKeepsNodeWithSharedClaim(t *testing.T) {
+	cfg := testConfig(draGroup("a100", "A100", 4, 50, 4))
+	cfg.ScaleDown.UtilizationThreshold = 0.2
+	e := newEnv(t, cfg, nil)
+	e.src.AddDeviceClass(dratest.DeviceClass(device.GPU))
+	busy, light := e.addDRANode("a100"), e.addDRANode("a100")
+	for card := range 3 {
+		e.boundClaim(fmt.Sprintf("busy-%d", card), busy, card, 80)
+	}
+	e.boundClaim("light-0", light, 0, 10)
+	// light-0's claim also serves a pod that stays on busy.
+	c, ok := mustDRA(t, e).claims["default/light-0-gpu"]
+	require.True(t, ok)
+	c = c.DeepCopy()
+	c.Status.ReservedFor = append(c.Status.ReservedFor, resourceapi.ResourceClaimConsumerReference{Resource: "pods", Name: "busy-0", UID: types.UID("uid-busy-0")})
+	e.src.AddClaim(c)
+	e.run(t0)
+	require.Contains(t, e.a.unneeded, light)
+	e.run(t0.Add(cfg.ScaleDown.UnneededTime))
+	assert.Empty(t, e.calls("DeleteNodes"))
+	assert.Empty(t, e.src.Evicted())
+
+	_, why := mustDRA(t, e).released([]*corev1.Pod{claimPod("light-0")})
+	assert.Contains(t, why, "also reserved for pod busy-0, which stays")
+}
