@@ -12,10 +12,10 @@ import (
 	"github.com/gantry-dev/gantry/core/policy"
 )
 
-// The shipped DRA profile decodes as kube-scheduler decodes it, replaces
+// The shipped gantry-scheduler profile decodes as kube-scheduler decodes it, replaces
 // DynamicResources with GantryDRA, and its args build the plugin's policy.
 func TestShippedProfile(t *testing.T) {
-	raw, err := os.ReadFile("../../manifests/dra/scheduler-profile.yaml")
+	raw, err := os.ReadFile("../../manifests/scheduler/scheduler-config.yaml")
 	require.NoError(t, err)
 	obj, _, err := kscheme.Codecs.UniversalDecoder().Decode(raw, nil, nil)
 	require.NoError(t, err)
@@ -28,6 +28,11 @@ func TestShippedProfile(t *testing.T) {
 	}
 	require.True(t, enabled[Name])
 	require.False(t, enabled["DynamicResources"], "GantryDRA is DynamicResources; both would allocate every claim twice")
+	var disabled []string
+	for _, pl := range p.Plugins.MultiPoint.Disabled {
+		disabled = append(disabled, pl.Name)
+	}
+	require.Contains(t, disabled, "DynamicResources", "kube-scheduler enables DynamicResources by default; the profile must turn it off")
 	var args runtime.Object
 	for _, pc := range p.PluginConfig {
 		if pc.Name == Name {

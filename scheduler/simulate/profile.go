@@ -154,4 +154,32 @@ func enableDRA(p *config.KubeSchedulerProfile) {
 	mp.Disabled = append(mp.Disabled, config.Plugin{Name: dynamicResources})
 }
 
+// disableDRA puts upstream's DynamicResources back in place of GantryDRA
+// (which is that plugin with Gantry's device order) when the simulation has
+// no DRA state to give GantryDRA: the shipped profile enables GantryDRA,
+// and a device-plugin-mode simulation of it must still build.
+func disableDRA(p *config.KubeSchedulerProfile) {
+	mp := &p.Plugins.MultiPoint
+	had := false
+	out := mp.Enabled[:0]
+	for _, pl := range mp.Enabled {
+		if pl.Name == dra.Name {
+			had = true
+			continue
+		}
+		out = append(out, pl)
+	}
+	mp.Enabled = out
+	if !had {
+		return
+	}
+	keep := mp.Disabled[:0]
+	for _, pl := range mp.Disabled {
+		if pl.Name != dynamicResources {
+			keep = append(keep, pl)
+		}
+	}
+	mp.Disabled = keep
+}
+
 const dynamicResources = "DynamicResources"

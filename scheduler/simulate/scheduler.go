@@ -86,6 +86,8 @@ func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler,
 	}
 	if o.DRA != nil {
 		enableDRA(profile)
+	} else {
+		disableDRA(profile)
 	}
 	if o.Scorer == "" {
 		o.Scorer = deviceshare.Name
