@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -68,9 +69,13 @@ func TestDRAAutoscalerEndToEnd(t *testing.T) {
 	defer cancel()
 	root, err := harness.RepoRoot()
 	require.NoError(t, err)
-	shippedProfile, err := os.ReadFile(filepath.Join(root, "manifests", "dra", "scheduler-profile.yaml"))
+	shipped, err := os.ReadFile(filepath.Join(root, "manifests", "scheduler", "scheduler-config.yaml"))
 	require.NoError(t, err)
-	startShippedDRAScheduler(t, cp, string(shippedProfile))
+	// The shipped configuration with this test's connection and no leader
+	// election: its gantry-scheduler profile runs GantryDRA.
+	profile := regexp.MustCompile(`(?m)^leaderElection:\n(?:  .*\n)+`).ReplaceAllString(string(shipped), "")
+	require.NotContains(t, profile, "leaderElection")
+	startShippedDRAScheduler(t, cp, profile)
 	harness.StartKWOK(t, cp, "")
 	startClaimController(t, ctx, c)
 
@@ -112,7 +117,7 @@ func TestDRAAutoscalerEndToEnd(t *testing.T) {
 	a, err := core.New(lctx, core.Options{Config: cfg, Provider: kwok.New(client, src.NodeLister(), cfg.AllGroups()),
 		Source: src, Recorder: &record.FakeRecorder{}, Seed: 1,
 		// The autoscaler simulates with the scheduler's own profile.
-		Scheduler: simulate.Options{Profile: string(shippedProfile)}})
+		Scheduler: simulate.Options{Profile: string(shipped)}})
 	require.NoError(t, err)
 	require.NoError(t, source.StartInformers(ctx, factory))
 	loopCtx, stopLoop := context.WithCancel(lctx)
