@@ -51,6 +51,8 @@ type runFlags struct {
 	workload   string
 	schedCfg   string
 	profile    string // the --scheduler-config file's content
+	mode       string
+	modes      []engine.Mode
 
 	// published is the openb variant of the input when it is one of the
 	// reference's published traces (set by loadTrace).
@@ -103,6 +105,18 @@ Experiments:
   sharing-gain  the fewest GPUs that serve every pod with sharing vs with every sharing pod
                 rounded up to a whole GPU.
 
+Modes (--mode, inflation and replay; default device-plugin):
+  device-plugin  pods ask gantry.dev/gpu-percent; GantryDeviceShare places them.
+  dra            DRA mode: every node publishes its cards as a gpu.gantry.dev ResourceSlice,
+                 every GPU pod asks one ResourceClaim (count, capacity percent, models as CEL);
+                 GantryDRA (upstream's DynamicResources plugin seeing each node's cards in the
+                 policy's order, plus the policy's node score) places them.
+  dra-first-fit  DRA mode with the policy's node score only: upstream's first-fit card.
+  dra-upstream   DRA mode with the stock DynamicResources plugin: no Gantry score, first-fit
+                 card, first feasible node; runs once per seed whatever --policies says.
+  Several modes, comma-separated, run side by side; the report compares each DRA run with
+  the device-plugin run of the same policy and seed, pod by pod.
+
 Outputs (inflation): report.md, summary.{md,csv,json}, curves.csv,
 placements-<policy>-seed<seed>.csv and unallocated.png.`,
 		Args: cobra.NoArgs,
@@ -125,6 +139,7 @@ placements-<policy>-seed<seed>.csv and unallocated.png.`,
 	fl.IntVar(&f.keepNodes, "keep-nodes", 0, "with --autoscaler-config: how many of the trace's nodes (the first ones) stay as static, unmanaged nodes; the autoscaler adds the rest from its node groups")
 	fl.StringVar(&f.workload, "workload", "trace", "inflation and replay: what FGD measures fragmentation against: trace (the trace's shape distribution, the paper's protocol), learned (the estimate the scheduler plugin learns from the pods it sees, as a live scheduler without a configured workload) or both (every run twice; the report compares them)")
 	fl.StringVar(&f.schedCfg, "scheduler-config", "", "inflation only: a KubeSchedulerConfiguration (e.g. manifests/scheduler/scheduler-config.yaml) whose first profile the runs use as a cluster does: every scorer it enables with its weight, and its percentageOfNodesToScore; default: the FGD paper's setup (GantryDeviceShare scores alone, on every node)")
+	fl.StringVar(&f.mode, "mode", string(engine.DevicePlugin), "inflation and replay: how pods ask for devices and what places them: device-plugin (gantry.dev/gpu-percent, placed by GantryDeviceShare), dra (every node publishes its cards as a gpu.gantry.dev ResourceSlice, every GPU pod asks through a ResourceClaim, placed by GantryDRA: the policy's node score and card order on upstream's DynamicResources allocator), dra-first-fit (the same, but the card is upstream's first-fit choice: the policy's node score only), dra-upstream (the stock DynamicResources plugin, no Gantry score at all; the policy plays no part and runs once per seed); comma-separated to compare modes in one report")
 	fl.BoolVar(&f.noTiming, "no-timing", false, "leave wall times out of the report, so that the same inputs give byte-identical files")
 	return cmd
 }
@@ -269,6 +284,52 @@ type job struct {
 	policy  policy.Type
 	seed    int64
 	learned bool
+	mode    engine.Mode
+}
+
+// parseModes reads --mode: one mode or several, comma-separated.
+func parseModes(v string) ([]engine.Mode, error) {
+	var out []engine.Mode
+	seen := map[engine.Mode]bool{}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		m, err := engine.ParseMode(part)
+		if err != nil {
+			return nil, fmt.Errorf("--mode: %w", err)
+		}
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("--mode: no mode given")
+	}
+	return out, nil
+}
+
+// checkModes says which flags the DRA modes do not take.
+func checkModes(f *runFlags) error {
+	dra := false
+	for _, m := range f.modes {
+		dra = dra || m.IsDRA()
+	}
+	switch {
+	case !dra:
+		return nil
+	case f.experiment == "sharing-gain":
+		return errors.New("--mode dra*: only with --experiment inflation or replay")
+	case f.autoscalerConfig != "":
+		return errors.New("--mode dra*: not with --autoscaler-config (the autoscaler simulates device-plugin nodes)")
+	case f.schedCfg != "":
+		return errors.New("--mode dra*: not with --scheduler-config (the DRA modes run their own profile)")
+	case f.workload != "trace":
+		return errors.New("--mode dra*: only with --workload trace (GantryDRA does not learn a workload from claims)")
+	}
+	return nil
 }
 
 func run(cmd *cobra.Command, f *runFlags) error {
@@ -285,6 +346,12 @@ func run(cmd *cobra.Command, f *runFlags) error {
 	}
 	seeds, err := parseSeeds(f.seeds)
 	if err != nil {
+		return err
+	}
+	if f.modes, err = parseModes(f.mode); err != nil {
+		return err
+	}
+	if err := checkModes(f); err != nil {
 		return err
 	}
 	if f.parallel < 1 {
@@ -328,13 +395,18 @@ func run(cmd *cobra.Command, f *runFlags) error {
 	defer stop()
 
 	var jobs []job
-	for _, p := range pols {
-		for _, s := range seeds {
-			if f.workload != "learned" {
-				jobs = append(jobs, job{policy: p, seed: s})
+	for _, m := range f.modes {
+		for i, p := range pols {
+			if !m.UsesPolicy() && i > 0 {
+				break // the policy plays no part: once per seed
 			}
-			if f.workload != "trace" {
-				jobs = append(jobs, job{policy: p, seed: s, learned: true})
+			for _, s := range seeds {
+				if f.workload != "learned" {
+					jobs = append(jobs, job{policy: p, seed: s, mode: m})
+				}
+				if f.workload != "trace" {
+					jobs = append(jobs, job{policy: p, seed: s, learned: true, mode: m})
+				}
 			}
 		}
 	}
@@ -362,7 +434,7 @@ func run(cmd *cobra.Command, f *runFlags) error {
 				r, err := runJob(ctx, f, t, jobs[i], bar)
 				mu.Lock()
 				if err != nil && firstErr == nil {
-					firstErr = fmt.Errorf("%s seed %d: %w", jobs[i].policy, jobs[i].seed, err)
+					firstErr = fmt.Errorf("%s seed %d, mode %s: %w", jobs[i].policy, jobs[i].seed, jobs[i].mode, err)
 				}
 				results[i] = r
 				mu.Unlock()
@@ -467,13 +539,13 @@ func runJob(ctx context.Context, f *runFlags, t trace.Trace, j job, bar *bar) (a
 			}
 			return report.AutoscaleRun{Autoscaled: a, Baseline: base}, nil
 		}
-		return engine.RunReplay(ctx, engine.ReplayConfig{Trace: t, Policy: j.policy, Seed: j.seed, LearnedWorkload: j.learned, Progress: bar.tracker()})
+		return engine.RunReplay(ctx, engine.ReplayConfig{Trace: t, Policy: j.policy, Seed: j.seed, LearnedWorkload: j.learned, Mode: j.mode, Progress: bar.tracker()})
 	case "sharing-gain":
 		r, err := engine.RunSharingGain(ctx, engine.SharingConfig{Trace: t, Policy: j.policy, Seed: j.seed})
 		bar.jobDone()
 		return r, err
 	default:
-		return engine.RunInflation(ctx, engine.Config{Trace: t, Policy: j.policy, Seed: j.seed, Ratio: f.ratio, LearnedWorkload: j.learned, Profile: f.profile, Progress: bar.tracker()})
+		return engine.RunInflation(ctx, engine.Config{Trace: t, Policy: j.policy, Seed: j.seed, Ratio: f.ratio, LearnedWorkload: j.learned, Mode: j.mode, Profile: f.profile, Progress: bar.tracker()})
 	}
 }
 

@@ -64,13 +64,17 @@ func loadProfile(yaml string) (*config.KubeSchedulerProfile, int32, error) {
 
 // trimPlugins drops the plugins that cannot change where a pod with no
 // volumes, ports, inter-pod affinity or topology spread constraints goes
-// (scorers among them give every node the same score for such pods).
-func trimPlugins(p *config.KubeSchedulerProfile) {
+// (scorers among them give every node the same score for such pods),
+// but those named in keep.
+func trimPlugins(p *config.KubeSchedulerProfile, keep ...string) {
 	drop := map[string]bool{
 		"VolumeBinding": true, "VolumeRestrictions": true, "VolumeZone": true, "NodeVolumeLimits": true,
 		"EBSLimits": true, "GCEPDLimits": true, "AzureDiskLimits": true, "InterPodAffinity": true,
 		"PodTopologySpread": true, "DynamicResources": true, "ImageLocality": true, "NodePorts": true,
 		"DefaultPreemption": true, "SchedulingGates": true, "GangScheduling": true, "TopologyPlacement": true,
+	}
+	for _, k := range keep {
+		delete(drop, k)
 	}
 	out := p.Plugins.MultiPoint.Enabled[:0]
 	for _, pl := range p.Plugins.MultiPoint.Enabled {
@@ -110,10 +114,17 @@ func NodesToFind(pct int32, all int) int {
 func Trim(p *config.KubeSchedulerProfile, keep string) { trim(p, keep) }
 
 // trim is Trim keeping more scorers (each with its profile weight), which
-// have no PreScore (GantryDRA's scores are computed in PreFilter).
+// have no PreScore (GantryDRA's scores are computed in PreFilter), nor has
+// keep when it is a DRA plugin.
 func trim(p *config.KubeSchedulerProfile, keep string, more ...string) {
 	var only []config.Plugin
-	for _, name := range append([]string{keep}, more...) {
+	names := []string{keep}
+	for _, m := range more {
+		if m != keep {
+			names = append(names, m)
+		}
+	}
+	for _, name := range names {
 		weight := int32(1)
 		for _, pl := range p.Plugins.MultiPoint.Enabled {
 			if pl.Name == name && pl.Weight > 0 {
@@ -122,8 +133,11 @@ func trim(p *config.KubeSchedulerProfile, keep string, more ...string) {
 		}
 		only = append(only, config.Plugin{Name: name, Weight: weight})
 	}
-	trimPlugins(p)
+	trimPlugins(p, names...)
 	p.Plugins.PreScore = config.PluginSet{Enabled: only[:1:1], Disabled: []config.Plugin{{Name: "*"}}}
+	if keep == dra.Name || keep == dynamicResources {
+		p.Plugins.PreScore.Enabled = nil
+	}
 	p.Plugins.Score = config.PluginSet{Enabled: append([]config.Plugin(nil), only...), Disabled: []config.Plugin{{Name: "*"}}}
 }
 
@@ -182,4 +196,7 @@ func disableDRA(p *config.KubeSchedulerProfile) {
 	mp.Disabled = keep
 }
 
-const dynamicResources = "DynamicResources"
+const dynamicResources = StockDRA
+
+// StockDRA is the in-tree DynamicResources plugin's name.
+const StockDRA = "DynamicResources"

@@ -64,6 +64,9 @@ type Options struct {
 	// are taken as made when the pod binds (DRA.Commit, where the
 	// scheduler's PreBind would write the claims' status).
 	DRA *dra.Memory
+	// DRAChoice is which DRA plugin places claims in DRA mode (default
+	// DRAGantry).
+	DRAChoice DRAChoice
 	// Parallelism is how many goroutines filter the nodes of one cycle
 	// when the cluster has at least ParallelFilterMinNodes nodes, as
 	// kube-scheduler filters in parallel; 0 or 1 filters one node at a
@@ -84,7 +87,7 @@ func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler,
 	if err != nil {
 		return nil, err
 	}
-	if o.DRA != nil {
+	if o.DRA != nil && o.DRAChoice != DRAStock {
 		enableDRA(profile)
 	} else {
 		disableDRA(profile)
@@ -96,6 +99,8 @@ func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler,
 	case o.Full:
 	case o.KeepScorers:
 		trimPlugins(profile)
+	case o.DRA != nil && o.DRAChoice == DRAStock:
+		trim(profile, o.Scorer, dynamicResources)
 	case o.DRA != nil:
 		trim(profile, o.Scorer, dra.Name)
 	default:
@@ -123,7 +128,7 @@ func NewScheduler(ctx context.Context, cluster *Cluster, o Options) (*Scheduler,
 		frameworkruntime.WithPodNominator(nil),
 	}
 	if o.DRA != nil {
-		if err := registerDRA(registry, o.Args); err != nil {
+		if err := registerDRA(registry, o.Args, o.DRAChoice); err != nil {
 			return nil, err
 		}
 		// The DRA plugin indexes pods of an informer for its queueing

@@ -13,6 +13,7 @@ import (
 	"github.com/gantry-dev/gantry/core/state"
 	gantryconfig "github.com/gantry-dev/gantry/scheduler/apis/config"
 	"github.com/gantry-dev/gantry/scheduler/simulate"
+	"github.com/gantry-dev/gantry/simulator/dramode"
 	"github.com/gantry-dev/gantry/simulator/trace"
 )
 
@@ -22,8 +23,11 @@ import (
 // so that metrics never need a full recomputation.
 type sim struct {
 	cluster  *simulate.Cluster
-	sched    *simulate.Scheduler
+	sched    placer
+	mode     Mode
 	workload policy.Workload
+	// held is what each bound pod holds, by namespace/name.
+	held map[string]contract.Allocation
 
 	nodes   []trace.Node
 	index   map[string]int // node name -> index into nodes
@@ -68,11 +72,13 @@ func (c Config) simOptions() []simOption {
 	return opts
 }
 
-// newSim builds the cluster from nodes. sortKeys gives each node's
-// tie-break key (nil: its name).
-func newSim(ctx context.Context, nodes []trace.Node, sortKeys map[string]string, pol policy.Type, seed int64, w policy.Workload, opts ...simOption) (*sim, error) {
+// newSim builds the cluster from nodes, placing pods in mode. sortKeys
+// gives each node's tie-break key (nil: its name).
+func newSim(ctx context.Context, nodes []trace.Node, sortKeys map[string]string, pol policy.Type, seed int64, w policy.Workload, mode Mode, opts ...simOption) (*sim, error) {
 	s := &sim{
 		cluster:  simulate.NewCluster(),
+		mode:     mode.orDefault(),
+		held:     map[string]contract.Allocation{},
 		workload: w,
 		nodes:    slices.Clip(nodes), // addNode appends: never into the caller's (shared) array
 		index:    make(map[string]int, len(nodes)),
@@ -106,11 +112,25 @@ func newSim(ctx context.Context, nodes []trace.Node, sortKeys map[string]string,
 	for _, o := range opts {
 		o(&so)
 	}
-	sched, err := simulate.NewScheduler(ctx, s.cluster, so)
+	if !s.mode.IsDRA() {
+		sched, err := simulate.NewScheduler(ctx, s.cluster, so)
+		if err != nil {
+			return nil, err
+		}
+		s.sched = devicePlugin{sched}
+		return s, nil
+	}
+	if so.Profile != "" {
+		return nil, fmt.Errorf("mode %s runs its own profile; a scheduler configuration applies in mode %s only", s.mode, DevicePlugin)
+	}
+	ds, err := dramode.New(ctx, s.cluster, dramode.Options{Choice: draChoice(s.mode), Args: so.Args, Parallelism: so.Parallelism})
 	if err != nil {
 		return nil, err
 	}
-	s.sched = sched
+	for _, n := range nodes {
+		ds.AddNode(n.Name, Inventory(n))
+	}
+	s.sched = draPlacer{ds}
 	return s, nil
 }
 
@@ -136,16 +156,17 @@ type placement struct {
 // schedule runs one scheduling cycle for the trace pod and books the
 // result. ok is false when the pod fits nowhere.
 func (s *sim) schedule(ctx context.Context, p trace.Pod, obj *corev1.Pod) (placement, *corev1.Pod, bool, error) {
-	res := s.sched.Schedule(ctx, obj)
-	if res.Node == "" {
-		return placement{}, nil, false, nil
+	node, bound, alloc, err := s.sched.place(ctx, obj)
+	if err != nil || node == "" {
+		return placement{}, nil, false, err
 	}
-	pl, err := s.book(p, res.Pod, res.Node, 1)
-	return pl, res.Pod, true, err
+	s.held[bound.Namespace+"/"+bound.Name] = alloc
+	pl, err := s.book(p, bound, node, 1)
+	return pl, bound, true, err
 }
 
 // book applies (sign 1) or reverts (sign -1) a bound pod on the engine's
-// books.
+// books, with what s.held says it holds.
 func (s *sim) book(p trace.Pod, bound *corev1.Pod, node string, sign int) (placement, error) {
 	i, ok := s.index[node]
 	if !ok {
@@ -154,11 +175,8 @@ func (s *sim) book(p trace.Pod, bound *corev1.Pod, node string, sign int) (place
 	pl := placement{node: node, model: s.nodes[i].Model}
 	key := bound.Namespace + "/" + bound.Name
 	if p.NumGPU > 0 {
-		a, _, has, err := contract.AllocationOf(bound)
-		if err != nil {
-			return pl, fmt.Errorf("pod %s: %w", p.Name, err)
-		}
-		if !has {
+		a := s.held[key]
+		if len(a.Containers) == 0 {
 			return pl, fmt.Errorf("pod %s bound to %s without an allocation", p.Name, node)
 		}
 		pl.alloc = a
@@ -179,6 +197,9 @@ func (s *sim) book(p trace.Pod, bound *corev1.Pod, node string, sign int) (place
 		}
 		s.allocatedMilli += int64(sign) * int64(units) * trace.MilliPerPercent
 		s.idleUnits -= int64(sign) * int64(units)
+	}
+	if sign < 0 {
+		delete(s.held, key)
 	}
 	s.cpuFree[i] -= int64(sign) * p.CPUMilli
 	s.pods[i] += sign
@@ -230,6 +251,7 @@ func (s *sim) unbind(p trace.Pod, bound *corev1.Pod) error {
 	if err := s.cluster.Unbind(bound); err != nil {
 		return err
 	}
+	s.sched.release(bound)
 	_, err := s.book(p, bound, bound.Spec.NodeName, -1)
 	return err
 }

@@ -91,7 +91,7 @@ func TestFragmentationBookkeepingMatchesRecomputation(t *testing.T) {
 	ctx := context.Background()
 	tr := smallTrace()
 	w := WorkloadOf(workload.Shapes(tr.Pods, 0.95))
-	s, err := newSim(ctx, tr.Nodes, nil, policy.FGD, 1, w)
+	s, err := newSim(ctx, tr.Nodes, nil, policy.FGD, 1, w, DevicePlugin)
 	require.NoError(t, err)
 	for i, p := range tr.Pods {
 		_, b, ok, err := s.schedule(ctx, p, PodObject(p))
@@ -142,7 +142,7 @@ func TestLimitOnlyPodsPlaceAsFullPods(t *testing.T) {
 	for _, pol := range []policy.Type{policy.FGD, policy.BestFit, policy.GPUPacking} {
 		var got [2][]placement
 		for k, conv := range []func(trace.Pod) *corev1.Pod{PodObject, FullPodObject} {
-			s, err := newSim(ctx, tr.Nodes, nil, pol, 1, w)
+			s, err := newSim(ctx, tr.Nodes, nil, pol, 1, w, DevicePlugin)
 			require.NoError(t, err)
 			for _, p := range tr.Pods {
 				pl, _, _, err := s.schedule(ctx, p, conv(p))

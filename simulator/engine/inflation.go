@@ -33,6 +33,9 @@ type Config struct {
 	// with its weights, and its percentageOfNodesToScore (the default is the
 	// FGD paper's: the plugin scores alone, on every node).
 	Profile string
+	// Mode is how pods ask for devices and which plugin places them
+	// (empty: DevicePlugin).
+	Mode Mode
 	// Progress, when set, is called after every submitted pod with the
 	// number done and the total.
 	Progress func(done, total int)
@@ -91,6 +94,8 @@ type InflationResult struct {
 	Curve          []CurvePoint
 	// LearnedWorkload is Config.LearnedWorkload.
 	LearnedWorkload bool
+	// Mode is the mode the pods were placed in.
+	Mode Mode
 	// Bound is an upper limit on the headline that no placement policy can
 	// pass on this run's pods (simulator/bound).
 	Bound bound.Result
@@ -143,6 +148,9 @@ func pct(a, b int64) float64 {
 // through the real scheduler, with no retries and no departures.
 func RunInflation(ctx context.Context, cfg Config) (*InflationResult, error) {
 	start := time.Now()
+	if err := cfg.Mode.check(cfg.LearnedWorkload); err != nil {
+		return nil, err
+	}
 	t := cfg.Trace
 	var capacity int64
 	gpus := 0
@@ -155,7 +163,7 @@ func RunInflation(ctx context.Context, cfg Config) (*InflationResult, error) {
 	pods := proto.Inflate(t.Pods, cfg.ratio(), capacity)
 	keys := proto.NodePrefixes(t.Nodes)
 
-	s, err := newSim(ctx, t.Nodes, keys, cfg.Policy, cfg.Seed, w, cfg.simOptions()...)
+	s, err := newSim(ctx, t.Nodes, keys, cfg.Policy, cfg.Seed, w, cfg.Mode, cfg.simOptions()...)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +171,7 @@ func RunInflation(ctx context.Context, cfg Config) (*InflationResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &InflationResult{Bound: limit, LearnedWorkload: cfg.LearnedWorkload,
+	res := &InflationResult{Bound: limit, LearnedWorkload: cfg.LearnedWorkload, Mode: cfg.Mode.orDefault(),
 		Policy: cfg.Policy, Seed: cfg.Seed, Ratio: cfg.ratio(), Nodes: len(t.Nodes),
 		CapacityMilli: capacity, GPUs: gpus, Submitted: len(pods),
 		Samples:    make([]Sample, 0, len(pods)),

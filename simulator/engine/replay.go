@@ -38,7 +38,9 @@ type ReplayConfig struct {
 	Autoscale *AutoscaleConfig
 	// LearnedWorkload: as Config.LearnedWorkload.
 	LearnedWorkload bool
-	Progress        func(done, total int)
+	// Mode: as Config.Mode (DRA modes without Autoscale only).
+	Mode     Mode
+	Progress func(done, total int)
 }
 
 // PendingStats summarises how long pods waited for a node, in seconds of
@@ -68,7 +70,9 @@ type ReplayResult struct {
 	Scaling *ScalingResult
 	// LearnedWorkload is ReplayConfig.LearnedWorkload.
 	LearnedWorkload bool
-	Wall            time.Duration
+	// Mode is the mode the pods were placed in.
+	Mode Mode
+	Wall time.Duration
 }
 
 type replayPod struct {
@@ -118,6 +122,12 @@ func RunReplay(ctx context.Context, cfg ReplayConfig) (*ReplayResult, error) {
 	if cfg.Autoscale != nil && cfg.Autoscaler != nil {
 		return nil, fmt.Errorf("a replay takes Autoscale or Autoscaler, not both")
 	}
+	if err := cfg.Mode.check(cfg.LearnedWorkload); err != nil {
+		return nil, err
+	}
+	if cfg.Mode.IsDRA() && (cfg.Autoscale != nil || cfg.Autoscaler != nil) {
+		return nil, fmt.Errorf("mode %s: the autoscaler simulates device-plugin nodes only; replay with an autoscaler in mode %s", cfg.Mode, DevicePlugin)
+	}
 	pods := make([]*replayPod, len(t.Pods))
 	var events []event
 	for i, p := range t.Pods {
@@ -133,11 +143,11 @@ func RunReplay(ctx context.Context, cfg ReplayConfig) (*ReplayResult, error) {
 	if cfg.LearnedWorkload {
 		opts = append(opts, learnWorkload)
 	}
-	s, err := newSim(ctx, t.Nodes, keys, cfg.Policy, cfg.Seed, w, opts...)
+	s, err := newSim(ctx, t.Nodes, keys, cfg.Policy, cfg.Seed, w, cfg.Mode, opts...)
 	if err != nil {
 		return nil, err
 	}
-	res := &ReplayResult{Policy: cfg.Policy, Seed: cfg.Seed, LearnedWorkload: cfg.LearnedWorkload, Nodes: len(t.Nodes), CapacityMilli: s.capacityMilli, Pods: len(pods)}
+	res := &ReplayResult{Policy: cfg.Policy, Seed: cfg.Seed, LearnedWorkload: cfg.LearnedWorkload, Mode: cfg.Mode.orDefault(), Nodes: len(t.Nodes), CapacityMilli: s.capacityMilli, Pods: len(pods)}
 	q := &eventQueue{}
 	for _, e := range events {
 		q.push(e)

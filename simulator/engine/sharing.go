@@ -81,7 +81,7 @@ func RunSharingGain(ctx context.Context, cfg SharingConfig) (*SharingResult, err
 		w := WorkloadOf(workload.Shapes(ps, cov))
 		fits := func(k int) (bool, error) {
 			res.Probes++
-			s, err := newSim(ctx, pool[:k], nil, cfg.Policy, cfg.Seed, w)
+			s, err := newSim(ctx, pool[:k], nil, cfg.Policy, cfg.Seed, w, DevicePlugin)
 			if err != nil {
 				return false, err
 			}

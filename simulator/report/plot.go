@@ -30,10 +30,11 @@ func PlotUnallocated(path string, results []*engine.InflationResult, fromPct int
 	}
 	byPolicy := map[string]map[int]*acc{}
 	for _, r := range results {
-		m := byPolicy[string(r.Policy)]
+		k := label(r.Policy, false, r.Mode)
+		m := byPolicy[k]
 		if m == nil {
 			m = map[int]*acc{}
-			byPolicy[string(r.Policy)] = m
+			byPolicy[k] = m
 		}
 		for _, c := range r.Curve {
 			if c.X < fromPct {

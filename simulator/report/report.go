@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gantry-dev/gantry/core/policy"
 	"github.com/gantry-dev/gantry/simulator/engine"
 )
 
@@ -77,20 +78,53 @@ func Rows(results []*engine.InflationResult, o Options) []Row {
 }
 
 // PolicyLabel names a run's policy, and says when it measured against the
-// workload the plugin learned rather than the trace's.
+// workload the plugin learned rather than the trace's, and which mode other
+// than device-plugin placed the pods.
 func PolicyLabel(r *engine.InflationResult) string {
-	if r.LearnedWorkload {
-		return string(r.Policy) + " (learned workload)"
-	}
-	return string(r.Policy)
+	return label(r.Policy, r.LearnedWorkload, r.Mode)
 }
 
 // fileLabel is PolicyLabel as a file name part.
 func fileLabel(r *engine.InflationResult) string {
-	if r.LearnedWorkload {
-		return string(r.Policy) + "-learned"
+	return fileName(r.Policy, r.LearnedWorkload, r.Mode)
+}
+
+func label(p policy.Type, learned bool, m engine.Mode) string {
+	s := string(p)
+	if !m.UsesPolicy() {
+		s = "none"
 	}
-	return string(r.Policy)
+	if learned {
+		s += " (learned workload)"
+	}
+	if m.IsDRA() {
+		s += " [" + string(m) + "]"
+	}
+	return s
+}
+
+func fileName(p policy.Type, learned bool, m engine.Mode) string {
+	s := string(p)
+	if !m.UsesPolicy() {
+		s = "none"
+	}
+	if learned {
+		s += "-learned"
+	}
+	if m.IsDRA() {
+		s += "-" + string(m)
+	}
+	return s
+}
+
+// modeRank orders modes as engine.Modes lists them.
+func modeRank(m engine.Mode) int {
+	for i, x := range engine.Modes() {
+		if x == m {
+			return i
+		}
+	}
+	return 0
 }
 
 // LearnedRow compares one policy and seed run with the trace's workload
@@ -111,7 +145,7 @@ func LearnedRows(results []*engine.InflationResult) []LearnedRow {
 	}
 	trace := map[key]float64{}
 	for _, r := range results {
-		if !r.LearnedWorkload {
+		if !r.LearnedWorkload && !r.Mode.IsDRA() {
 			trace[key{string(r.Policy), r.Seed}] = r.Headline()
 		}
 	}
@@ -222,6 +256,9 @@ func sorted(results []*engine.InflationResult) []*engine.InflationResult {
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Policy != out[j].Policy {
 			return out[i].Policy < out[j].Policy
+		}
+		if out[i].Mode != out[j].Mode {
+			return modeRank(out[i].Mode) < modeRank(out[j].Mode)
 		}
 		return out[i].Seed < out[j].Seed
 	})

@@ -100,7 +100,7 @@ func WriteInflation(dir string, meta Meta, results []*engine.InflationResult, o 
 func writeInflationMarkdown(w io.Writer, meta Meta, rows []Row, results []*engine.InflationResult) error {
 	var b strings.Builder
 	b.WriteString("# Gantry simulator: workload inflation\n\n")
-	fmt.Fprintf(&b, "Trace: %s, %d nodes, %d GPUs, %d pods; inflated to %.0f %% of GPU capacity (FGD paper protocol, fgd-anchor §5). Every pod went through the real kube-scheduler framework with the GantryDeviceShare plugin.\n\n", meta.Trace, meta.Nodes, meta.GPUs, meta.Pods, meta.Ratio*100)
+	fmt.Fprintf(&b, "Trace: %s, %d nodes, %d GPUs, %d pods; inflated to %.0f %% of GPU capacity (FGD paper protocol, fgd-anchor §5). %s\n\n", meta.Trace, meta.Nodes, meta.GPUs, meta.Pods, meta.Ratio*100, modesLine(results))
 	inputRepairs(&b, meta)
 	if meta.Command != "" {
 		fmt.Fprintf(&b, "Command:\n\n```\n%s\n```\n\n", meta.Command)
@@ -116,6 +116,7 @@ func writeInflationMarkdown(w io.Writer, meta Meta, rows []Row, results []*engin
 		}
 	}
 	writePublished(&b, meta, rows)
+	writeModes(&b, results)
 	if lr := LearnedRows(results); len(lr) > 0 {
 		b.WriteString("## Trace workload vs learned estimate\n\nThe same runs with the scheduler plugin measuring fragmentation against the trace's workload (the paper's protocol) and against the estimate it learns from the pods it is asked to place (a live scheduler without a configured workload: aged, at most 25 % per namespace).\n\n| policy | seed | trace workload | learned estimate | difference |\n| --- | --- | --- | --- | --- |\n")
 		for _, r := range lr {
@@ -256,15 +257,9 @@ func writeJSON(w io.Writer, v any) error {
 
 // replayLabel names a replay's policy as PolicyLabel does.
 func replayLabel(r *engine.ReplayResult) string {
-	if r.LearnedWorkload {
-		return string(r.Policy) + " (learned workload)"
-	}
-	return string(r.Policy)
+	return label(r.Policy, r.LearnedWorkload, r.Mode)
 }
 
 func replayFileLabel(r *engine.ReplayResult) string {
-	if r.LearnedWorkload {
-		return string(r.Policy) + "-learned"
-	}
-	return string(r.Policy)
+	return fileName(r.Policy, r.LearnedWorkload, r.Mode)
 }
