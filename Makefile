@@ -73,6 +73,7 @@ verify:
 bench: build tools
 	$(GO) test -run '^$$' -bench FilterScore -benchmem -benchtime 20x ./bench/
 	$(GO) test -run '^$$' -bench Inflation -benchtime 1x ./bench/
+	$(GO) test -run '^$$' -bench InflationModes -benchtime 1x ./bench/dra/
 	$(GO) test -run '^$$' -bench RunOnce -benchtime 5x ./autoscaler/core/
 	$(GO) test -run '^$$' -bench . -benchmem ./deviceplugin/server/ ./core/policy/
 	$(GO) test -run '^$$' -bench SchedulerThroughput -benchtime 1x ./test/integration/

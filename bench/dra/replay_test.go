@@ -90,6 +90,13 @@ func TestDRAReplay(t *testing.T) {
 	if d := cmp.Diff(dp, results[engine.DRA], cmpopts.IgnoreFields(engine.InflationResult{}, "Wall", "Mode")); d != "" {
 		t.Fatalf("FGD in DRA mode differs from device-plugin mode (-device-plugin,+dra):\n%s", d)
 	}
+	var b strings.Builder
+	b.WriteString("| mode | allocation at 130 % | tasks failed | pods placed alike (device-plugin FGD) |\n|---|---:|---:|---:|\n")
+	for _, m := range engine.Modes() {
+		r := results[m]
+		b.WriteString("| " + string(m) + " | " + strconv.FormatFloat(r.Headline(), 'f', 2, 64) + " % | " + strconv.Itoa(r.Failed) + " | " + strconv.Itoa(alike(dp, r)) + " of " + strconv.Itoa(r.Submitted) + " |\n")
+	}
+	t.Logf("trace %s, every %d-th node (%d nodes), seed %d, %d pods submitted:\n%s", variant, stride, len(tr.Nodes), seed, dp.Submitted, b.String())
 	for _, m := range []engine.Mode{engine.DRAFirstFit, engine.DRAUpstream} {
 		r := results[m]
 		require.Equal(t, dp.Submitted, r.Submitted, m)
@@ -98,13 +105,10 @@ func TestDRAReplay(t *testing.T) {
 		require.Greater(t, r.Headline(), 80.0, "%s: a cluster inflated to 130 %% ends far fuller", m)
 	}
 	require.Less(t, alike(dp, results[engine.DRAUpstream]), dp.Submitted/2, "the stock plugin, first feasible node and first-fit card, places most pods elsewhere than FGD")
-	require.NotEqual(t, dp.Placements, results[engine.DRAFirstFit].Placements, "first-fit cards differ from FGD's somewhere")
-
-	var b strings.Builder
-	b.WriteString("| mode | allocation at 130 % | tasks failed | pods placed alike (device-plugin FGD) |\n|---|---:|---:|---:|\n")
-	for _, m := range engine.Modes() {
-		r := results[m]
-		b.WriteString("| " + string(m) + " | " + strconv.FormatFloat(r.Headline(), 'f', 2, 64) + " % | " + strconv.Itoa(r.Failed) + " | " + strconv.Itoa(alike(dp, r)) + " of " + strconv.Itoa(r.Submitted) + " |\n")
+	if stride == 16 && variant == "default" && seed == 42 {
+		// On this cut first-fit cards change placements (655 of 735 alike
+		// at seed 42); on others they may not (all alike on every 8th
+		// node at seed 42), so only this cut checks it.
+		require.Less(t, alike(dp, results[engine.DRAFirstFit]), dp.Submitted, "first-fit cards differ from FGD's somewhere")
 	}
-	t.Logf("trace %s, every %d-th node (%d nodes), seed %d, %d pods submitted:\n%s", variant, stride, len(tr.Nodes), seed, dp.Submitted, b.String())
 }
