@@ -11,7 +11,7 @@ import (
 	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/utils/ptr"
+	"k8s.io/dynamic-resource-allocation/resourceclaim"
 
 	"github.com/gantry-dev/gantry/core/contract"
 	"github.com/gantry-dev/gantry/core/coretest"
@@ -25,64 +25,70 @@ func percent(v int64) *resourceapi.CapacityRequirements {
 }
 
 func TestClaimed(t *testing.T) {
-	models := []resourceapi.DeviceSelector{{CEL: &resourceapi.CELDeviceSelector{Expression: `device.attributes["gpu.gantry.dev"].model in ["V100M16", "V100M32"]`}}}
+	exact := func(count int64, pct int64, sel ...resourceapi.DeviceSelector) []resourceapi.DeviceRequest {
+		return []resourceapi.DeviceRequest{{Name: "gpu", Exactly: &resourceapi.ExactDeviceRequest{DeviceClassName: "gpu.gantry.dev", AllocationMode: resourceapi.DeviceAllocationModeExactCount, Count: count, Capacity: percent(pct), Selectors: sel}}}
+	}
+	models := resourceapi.DeviceSelector{CEL: &resourceapi.CELDeviceSelector{Expression: `device.attributes["gpu.gantry.dev"].model in ["V100M16", "V100M32"]`}}
 	tests := []struct {
 		name string
 		pod  *corev1.Pod
-		want []resourceapi.DeviceRequest // nil: no claim
+		want map[string][]resourceapi.DeviceRequest // by container; nil: no claim
 	}{
-		{name: "share of one card", pod: coretest.MakePod("p").GPUPercent(25).Obj(),
-			want: []resourceapi.DeviceRequest{{Name: "main", Exactly: &resourceapi.ExactDeviceRequest{DeviceClassName: "gpu.gantry.dev", AllocationMode: resourceapi.DeviceAllocationModeExactCount, Count: 1, Capacity: percent(25)}}}},
-		{name: "whole cards take the default, 100", pod: coretest.MakePod("p").GPUPercent(300).Obj(),
-			want: []resourceapi.DeviceRequest{{Name: "main", Exactly: &resourceapi.ExactDeviceRequest{DeviceClassName: "gpu.gantry.dev", AllocationMode: resourceapi.DeviceAllocationModeExactCount, Count: 3}}}},
-		{name: "models as a CEL selector", pod: coretest.MakePod("p").GPUPercent(50).Models("V100M16|V100M32").Obj(),
-			want: []resourceapi.DeviceRequest{{Name: "main", Exactly: &resourceapi.ExactDeviceRequest{DeviceClassName: "gpu.gantry.dev", AllocationMode: resourceapi.DeviceAllocationModeExactCount, Count: 1, Capacity: percent(50), Selectors: models}}}},
-		{name: "one request per container", pod: coretest.MakePod("p").GPUPercent(10).Container("side").GPUPercent(100).Obj(),
-			want: []resourceapi.DeviceRequest{
-				{Name: "main", Exactly: &resourceapi.ExactDeviceRequest{DeviceClassName: "gpu.gantry.dev", AllocationMode: resourceapi.DeviceAllocationModeExactCount, Count: 1, Capacity: percent(10)}},
-				{Name: "side", Exactly: &resourceapi.ExactDeviceRequest{DeviceClassName: "gpu.gantry.dev", AllocationMode: resourceapi.DeviceAllocationModeExactCount, Count: 1}},
-			}},
+		{name: "share of one card", pod: coretest.MakePod("p").GPUPercent(25).Obj(), want: map[string][]resourceapi.DeviceRequest{"main": exact(1, 25)}},
+		{name: "whole cards", pod: coretest.MakePod("p").GPUPercent(300).Obj(), want: map[string][]resourceapi.DeviceRequest{"main": exact(3, 100)}},
+		{name: "models as a CEL selector", pod: coretest.MakePod("p").GPUPercent(50).Models("V100M16|V100M32").Obj(), want: map[string][]resourceapi.DeviceRequest{"main": exact(1, 50, models)}},
+		{name: "one claim per container", pod: coretest.MakePod("p").GPUPercent(10).Container("side").GPUPercent(100).Obj(),
+			want: map[string][]resourceapi.DeviceRequest{"main": exact(1, 10), "side": exact(1, 100)}},
 		{name: "no device, no claim", pod: coretest.MakePod("p").Requests(1000, 512).Obj()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			orig := tt.pod.DeepCopy()
-			got, claim, err := Claimed(tt.pod)
+			got, claims, err := Claimed(tt.pod)
 			require.NoError(t, err)
 			if d := cmp.Diff(orig, tt.pod); d != "" {
 				t.Fatalf("Claimed changed its input (-before,+after):\n%s", d)
 			}
 			if tt.want == nil {
-				require.Nil(t, claim)
+				require.Empty(t, claims)
 				require.Equal(t, tt.pod, got)
 				return
 			}
-			require.NotNil(t, claim)
-			if d := cmp.Diff(tt.want, claim.Spec.Devices.Requests); d != "" {
+			byContainer := map[string][]resourceapi.DeviceRequest{}
+			var objs []*resourceapi.ResourceClaim
+			for _, c := range claims {
+				byContainer[c.Container] = c.Spec.Devices.Requests
+				objs = append(objs, c.ResourceClaim)
+				require.Equal(t, "p-gantry-"+c.Container, c.Name)
+				require.NoError(t, resourceclaim.IsForPod(got, c.ResourceClaim, false), "the claim is the pod's, as the claim controller makes it")
+			}
+			if d := cmp.Diff(tt.want, byContainer); d != "" {
 				t.Errorf("requests (-want,+got):\n%s", d)
 			}
-			require.Equal(t, tt.pod.Name, claim.Name)
-			require.Equal(t, []corev1.PodResourceClaim{{Name: podClaim, ResourceClaimName: ptr.To(claim.Name)}}, got.Spec.ResourceClaims)
 			for i, c := range got.Spec.Containers {
 				for _, k := range device.Kinds {
 					require.NotContains(t, c.Resources.Limits, contract.ResourceFor(k), "container %d", i)
 					require.NotContains(t, c.Resources.Requests, contract.ResourceFor(k), "container %d", i)
 				}
-				require.Equal(t, []corev1.ResourceClaim{{Name: podClaim, Request: c.Name}}, c.Resources.Claims)
+				entry := "gantry-" + c.Name
+				require.Equal(t, []corev1.ResourceClaim{{Name: entry}}, c.Resources.Claims)
+				name, _, err := resourceclaim.Name(got, &got.Spec.ResourceClaims[i])
+				require.NoError(t, err)
+				require.Equal(t, "p-"+entry, *name, "the pod's status names its claim")
 			}
-			// What the claim asks reads back, through core/dra, as what the
+			// What the claims ask reads back, through core/dra, as what the
 			// pod asked in device-plugin mode.
 			classes := map[string]*resourceapi.DeviceClass{}
 			for _, k := range device.Kinds {
-				classes[ClassName(k)] = DeviceClass(k)
+				classes[coredra.DeviceClassFor(k)] = DeviceClass(k)
 			}
 			kindOf := func(class string) (device.Kind, bool) { return contract.KindOfDeviceClass(classes[class]) }
-			back, err := coredra.RequestOfPod(got, []*resourceapi.ResourceClaim{claim}, kindOf)
+			back, err := coredra.RequestOfPod(got, objs, kindOf)
 			require.NoError(t, err)
 			dp, err := share.Parse(tt.pod)
 			require.NoError(t, err)
 			for i := range back.Parts {
-				back.Parts[i].Container = strings.TrimPrefix(back.Parts[i].Container, claim.Name+"/")
+				back.Parts[i].Container = strings.TrimSuffix(strings.TrimPrefix(back.Parts[i].Container, "p-gantry-"), "/gpu")
 			}
 			back.Pod, dp.Pod = "", ""
 			if d := cmp.Diff(dp, back); d != "" {

@@ -82,22 +82,22 @@ type Result struct {
 	Status *fwk.Status
 }
 
-// Schedule turns pod (device-plugin form) into its DRA form and claim
+// Schedule turns pod (device-plugin form) into its DRA form and claims
 // (Claimed), and runs one scheduling cycle; when a node fits, the pod is
-// bound there and its claim holds the allocation PreBind wrote. When none
-// fits, the claim is deleted again. pod itself is not changed.
+// bound there and its claims hold their allocations. When none fits, the
+// claims are deleted again. pod itself is not changed.
 func (s *Scheduler) Schedule(ctx context.Context, pod *corev1.Pod) (Result, error) {
-	dpod, claim, err := Claimed(pod)
+	dpod, claims, err := Claimed(pod)
 	if err != nil {
 		return Result{}, err
 	}
-	if claim != nil {
-		s.mem.AddClaim(claim)
+	for _, c := range claims {
+		s.mem.AddClaim(c.ResourceClaim)
 	}
 	res := s.sched.Schedule(ctx, dpod)
 	if res.Node == "" {
-		if claim != nil {
-			s.mem.DeleteClaim(claim.Namespace, claim.Name)
+		for _, c := range claims {
+			s.mem.DeleteClaim(c.Namespace, c.Name)
 		}
 		if res.Status != nil && res.Status.Code() == fwk.Error {
 			return Result{}, fmt.Errorf("scheduling pod %s/%s: %w", pod.Namespace, pod.Name, res.Status.AsError())
@@ -105,26 +105,24 @@ func (s *Scheduler) Schedule(ctx context.Context, pod *corev1.Pod) (Result, erro
 		return Result{Status: res.Status}, nil
 	}
 	out := Result{Node: res.Node, Pod: res.Pod, Allocation: contract.Allocation{Node: res.Node}}
-	if claim == nil {
-		return out, nil
+	for _, c := range claims {
+		held, ok := s.mem.Claim(c.Namespace, c.Name)
+		if !ok || held.Status.Allocation == nil {
+			return Result{}, fmt.Errorf("pod %s/%s bound to %s, but its claim %s holds no allocation", pod.Namespace, pod.Name, res.Node, c.Name)
+		}
+		ca, err := s.allocation(res.Node, c.Container, held)
+		if err != nil {
+			return Result{}, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		}
+		out.Allocation.Containers = append(out.Allocation.Containers, ca)
 	}
-	c, ok := s.mem.Claim(claim.Namespace, claim.Name)
-	if !ok || c.Status.Allocation == nil {
-		return Result{}, fmt.Errorf("pod %s/%s bound to %s, but its claim holds no allocation", pod.Namespace, pod.Name, res.Node)
-	}
-	a, err := s.allocation(res.Node, c)
-	if err != nil {
-		return Result{}, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
-	}
-	out.Allocation = a
-	return out, nil
+	return out, out.Allocation.Validate()
 }
 
-// allocation reads an allocated claim as the shares it holds, one
-// container per request (named after it), devices by index.
-func (s *Scheduler) allocation(node string, c *resourceapi.ResourceClaim) (contract.Allocation, error) {
-	a := contract.Allocation{Node: node}
-	byRequest := map[string]int{}
+// allocation reads an allocated claim as the shares the container holds,
+// devices by index.
+func (s *Scheduler) allocation(node, container string, c *resourceapi.ResourceClaim) (contract.ContainerAllocation, error) {
+	a := contract.ContainerAllocation{Container: container}
 	for _, r := range c.Status.Allocation.Devices.Results {
 		if r.Driver != contract.DRADriver {
 			continue
@@ -140,26 +138,19 @@ func (s *Scheduler) allocation(node string, c *resourceapi.ResourceClaim) (contr
 		if err != nil {
 			return a, fmt.Errorf("claim %s/%s: %w", c.Namespace, c.Name, err)
 		}
-		i, ok := byRequest[r.Request]
-		if !ok {
-			i = len(a.Containers)
-			byRequest[r.Request] = i
-			a.Containers = append(a.Containers, contract.ContainerAllocation{Container: r.Request, Kind: d.Kind})
-		}
-		a.Containers[i].Devices = append(a.Containers[i].Devices, contract.DeviceShare{ID: d.ID, Index: d.Index, Units: u})
+		a.Kind = d.Kind
+		a.Devices = append(a.Devices, contract.DeviceShare{ID: d.ID, Index: d.Index, Units: u})
 	}
-	for _, ct := range a.Containers {
-		sort.Slice(ct.Devices, func(i, j int) bool { return ct.Devices[i].Index < ct.Devices[j].Index })
-	}
-	return a, a.Validate()
+	sort.Slice(a.Devices, func(i, j int) bool { return a.Devices[i].Index < a.Devices[j].Index })
+	return a, nil
 }
 
-// Release deletes a departed pod's claim, which frees what it held. The
+// Release deletes a departed pod's claims, which frees what they held. The
 // caller unbinds the pod from the cluster.
 func (s *Scheduler) Release(bound *corev1.Pod) {
-	for _, pc := range bound.Spec.ResourceClaims {
-		if pc.ResourceClaimName != nil {
-			s.mem.DeleteClaim(bound.Namespace, *pc.ResourceClaimName)
+	for _, st := range bound.Status.ResourceClaimStatuses {
+		if st.ResourceClaimName != nil {
+			s.mem.DeleteClaim(bound.Namespace, *st.ResourceClaimName)
 		}
 	}
 }

@@ -75,7 +75,7 @@ func TestChoicesPickCards(t *testing.T) {
 			require.NoError(t, err)
 			require.Empty(t, r.Node)
 			require.NotNil(t, r.Status)
-			_, ok := s.mem.Claim("default", "big")
+			_, ok := s.mem.Claim("default", "big-gantry-main")
 			require.False(t, ok, "a pod that fits nowhere leaves no claim behind")
 		})
 	}
