@@ -39,7 +39,19 @@ func newFGD(o Options) (Strategy, error) {
 func (fgd) Normalization() Normalization { return Clamp }
 
 func (f fgd) Score(n *state.NodeState, req *share.Request) (contract.Allocation, int64, bool) {
-	before := fragmentMilli(n, n.FreeVector(), n.CPUFreeMilli, f.w)
+	return scoreByFragmentation(n, req, func(free []int, cpuFree int64) float64 {
+		return fragmentMilli(n, free, cpuFree, f.w)
+	})
+}
+
+// scoreByFragmentation is FGD's placement and score for req on n over a
+// fragment measure frag (milli-device units of n's free vector and host
+// CPU): a share goes to the lowest-index device whose placement scores
+// best, whole devices to the lowest free indices, and the score is the
+// paper's integer sigmoid of the change. FGD and LookaheadFGD differ only
+// in frag.
+func scoreByFragmentation(n *state.NodeState, req *share.Request, frag func(free []int, cpuFree int64) float64) (contract.Allocation, int64, bool) {
+	before := frag(n.FreeVector(), n.CPUFreeMilli)
 	cpuAfter := n.CPUFreeMilli
 	if cpuAfter != state.Unlimited {
 		cpuAfter -= req.CPUMilli
@@ -51,7 +63,7 @@ func (f fgd) Score(n *state.NodeState, req *share.Request) (contract.Allocation,
 		pick, bestScore := 0, int64(-1)
 		for p, c := range cands {
 			free[c.Index] -= part.Units
-			s := fgdScore(before, fragmentMilli(n, free, cpuAfter, f.w))
+			s := fgdScore(before, frag(free, cpuAfter))
 			free[c.Index] += part.Units
 			if s > bestScore {
 				pick, bestScore = p, s
@@ -69,7 +81,7 @@ func (f fgd) Score(n *state.NodeState, req *share.Request) (contract.Allocation,
 			free[indexOf(n, d.ID)] -= d.Units
 		}
 	}
-	return alloc, fgdScore(before, fragmentMilli(n, free, cpuAfter, f.w)), true
+	return alloc, fgdScore(before, frag(free, cpuAfter)), true
 }
 
 // fgdScore is the paper's integer score of a placement that takes the

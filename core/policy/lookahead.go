@@ -149,35 +149,7 @@ func (l lookaheadFGD) fragmentMilli(n *state.NodeState, free []int, cpuFree int6
 
 func (l lookaheadFGD) Score(n *state.NodeState, req *share.Request) (contract.Allocation, int64, bool) {
 	r := residue(l.tables(n))
-	before := l.fragmentMilli(n, n.FreeVector(), n.CPUFreeMilli, r)
-	cpuAfter := n.CPUFreeMilli
-	if cpuAfter != state.Unlimited {
-		cpuAfter -= req.CPUMilli
-	}
-	choose := func(n *state.NodeState, part share.Part, cands []state.Cand, free []int) []int {
-		if part.Count > 1 || part.Units == device.UnitsPerDevice {
-			return state.First(n, part, cands, free)
-		}
-		pick, bestScore := 0, int64(-1)
-		for p, c := range cands {
-			free[c.Index] -= part.Units
-			s := fgdScore(before, l.fragmentMilli(n, free, cpuAfter, r))
-			free[c.Index] += part.Units
-			if s > bestScore {
-				pick, bestScore = p, s
-			}
-		}
-		return []int{pick}
-	}
-	alloc, _, ok := state.Place(n, req, choose)
-	if !ok {
-		return alloc, 0, false
-	}
-	free := n.FreeVector()
-	for _, c := range alloc.Containers {
-		for _, d := range c.Devices {
-			free[indexOf(n, d.ID)] -= d.Units
-		}
-	}
-	return alloc, fgdScore(before, l.fragmentMilli(n, free, cpuAfter, r)), true
+	return scoreByFragmentation(n, req, func(free []int, cpuFree int64) float64 {
+		return l.fragmentMilli(n, free, cpuFree, r)
+	})
 }
