@@ -30,7 +30,7 @@ import (
 )
 
 const (
-	defaultPolicies = "FGD,BestFit,GPUPacking,GPUClustering,DotProduct,Random"
+	defaultPolicies = "FGD,LookaheadFGD,BestFit,GPUPacking,GPUClustering,DotProduct,Random"
 	// shippedTrace is where the Alibaba trace copy lives in the repository.
 	shippedTrace = "simulator/trace/testdata/alibaba-gpu-v2023"
 )
