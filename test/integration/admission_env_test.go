@@ -147,16 +147,7 @@ func startShippedScheduler(t *testing.T, ctx context.Context, cp *harness.Contro
 	require.NoError(t, err)
 	cfg := filepath.Join(dir, "scheduler-config.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("clientConnection:\n  kubeconfig: %q\n", kubeconfig)+string(shipped)), 0o600))
-	port, err := harness.FreePort()
-	require.NoError(t, err)
-	return harness.StartProcess(t, "gantry-scheduler",
-		"--config="+cfg,
-		"--authentication-kubeconfig="+kubeconfig,
-		"--authorization-kubeconfig="+kubeconfig,
-		"--bind-address=127.0.0.1",
-		fmt.Sprintf("--secure-port=%d", port),
-		"--v=2",
-	)
+	return startSchedulerProcess(t, cfg, kubeconfig)
 }
 
 // waitReady polls url until it answers 200.

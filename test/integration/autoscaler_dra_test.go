@@ -267,16 +267,7 @@ func startShippedDRAScheduler(t *testing.T, cp *harness.ControlPlane, profile st
 	cfg := filepath.Join(dir, "scheduler-config.yaml")
 	head := fmt.Sprintf("clientConnection:\n  kubeconfig: %q\n  qps: 5000\n  burst: 5000\nleaderElection:\n  leaderElect: false\n", kubeconfig)
 	require.NoError(t, os.WriteFile(cfg, []byte(head+profile), 0o600))
-	port, err := harness.FreePort()
-	require.NoError(t, err)
-	return harness.StartProcess(t, "gantry-scheduler",
-		"--config="+cfg,
-		"--authentication-kubeconfig="+kubeconfig,
-		"--authorization-kubeconfig="+kubeconfig,
-		"--bind-address=127.0.0.1",
-		fmt.Sprintf("--secure-port=%d", port),
-		"--v=2",
-	)
+	return startSchedulerProcess(t, cfg, kubeconfig)
 }
 
 // publishSlices stands in for the DRA driver on every node of g that

@@ -259,16 +259,7 @@ func startDRAScheduler(t *testing.T, cp *harness.ControlPlane, kubeconfig string
 	cfg := filepath.Join(t.TempDir(), "scheduler-config.yaml")
 	indented := "          " + strings.ReplaceAll(strings.TrimSpace(draArgs), "\n", "\n          ") + "\n"
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(draSchedulerConfig, kubeconfig, indented)), 0o600))
-	port, err := harness.FreePort()
-	require.NoError(t, err)
-	return harness.StartProcess(t, "gantry-scheduler",
-		"--config="+cfg,
-		"--authentication-kubeconfig="+kubeconfig,
-		"--authorization-kubeconfig="+kubeconfig,
-		"--bind-address=127.0.0.1",
-		fmt.Sprintf("--secure-port=%d", port),
-		"--v=2",
-	)
+	return startSchedulerProcess(t, cfg, kubeconfig)
 }
 
 // host gives a node state the host resources the scheduler sees on the

@@ -94,9 +94,17 @@ func startEnv(t testing.TB, policy string) *env {
 	kubeconfig := runAsShippedScheduler(t, cp, dir)
 	cfg := filepath.Join(dir, "scheduler-config.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(schedulerConfig, kubeconfig, policy)), 0o600))
+	return &env{cp: cp, client: cp.Client, scheduler: startSchedulerProcess(t, cfg, kubeconfig)}
+}
+
+// startSchedulerProcess runs bin/gantry-scheduler with the configuration
+// file cfg, authenticating and authorizing its clients with kubeconfig, on a
+// free local port.
+func startSchedulerProcess(t testing.TB, cfg, kubeconfig string) *harness.Process {
+	t.Helper()
 	port, err := harness.FreePort()
 	require.NoError(t, err)
-	sched := harness.StartProcess(t, "gantry-scheduler",
+	return harness.StartProcess(t, "gantry-scheduler",
 		"--config="+cfg,
 		"--authentication-kubeconfig="+kubeconfig,
 		"--authorization-kubeconfig="+kubeconfig,
@@ -104,7 +112,6 @@ func startEnv(t testing.TB, policy string) *env {
 		fmt.Sprintf("--secure-port=%d", port),
 		"--v=2",
 	)
-	return &env{cp: cp, client: cp.Client, scheduler: sched}
 }
 
 func (e *env) createNodes(t testing.TB, nodes ...*corev1.Node) {
